@@ -1,0 +1,42 @@
+# Helpers shared by every layer, so that adding a layer or a test touches only
+# that layer's own CMakeLists.txt.
+
+# cvmbus_layer(NAME SOURCES a.c b.c ...): one layer of libcvmbus, compiled as
+# an object library and folded into the single libcvmbus by src/.
+function(cvmbus_layer name)
+  cmake_parse_arguments(L "" "" "SOURCES" ${ARGN})
+  add_library(cvmbus_${name} OBJECT ${L_SOURCES})
+  target_include_directories(cvmbus_${name}
+    PUBLIC ${PROJECT_SOURCE_DIR}/include
+    PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  set_target_properties(cvmbus_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  set_property(GLOBAL APPEND PROPERTY CVMBUS_LAYERS cvmbus_${name})
+endfunction()
+
+# cvmbus_add_test(NAME SOURCES a.c ... [LAYERS wire ring] [LIBS x y]
+#                 [LABELS l] [TIMEOUT s]):
+# a cmocka test executable registered with ctest. With LAYERS it links only
+# those layers' objects (so a unit test builds while other layers are being
+# written); without, the whole libcvmbus.
+function(cvmbus_add_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LAYERS;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src
+                                             ${PROJECT_SOURCE_DIR}/tests
+                                             ${PROJECT_SOURCE_DIR}/include)
+  if(T_LAYERS)
+    set(libs "")
+    foreach(l ${T_LAYERS})
+      list(APPEND libs cvmbus_${l})
+    endforeach()
+  else()
+    set(libs cvmbus)
+  endif()
+  target_link_libraries(${name} PRIVATE ${libs} cmocka Threads::Threads ${T_LIBS})
+  add_test(NAME ${name} COMMAND ${name})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
+                       LABELS "${T_LABELS}")
+endfunction()
