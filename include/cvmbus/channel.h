@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device-facing VMBus channel: what a VSC (guest driver) and a VSP
+ * (device on the host or in the paravisor) are written against. It joins the
+ * two rings of one channel (src/ring) with the two things a ring cannot do by
+ * itself: signal the peer, and reach the memory that GPA-direct ranges name.
+ * Both are callbacks supplied by whoever set the channel up (the guest
+ * client's glue, the server's glue, or the loopback pair below), so device
+ * code never knows whether its peer is the host or the paravisor, which
+ * SynIC carries its interrupts, or which view of memory it reads through.
+ *
+ * Layer: above src/ring and src/exec, below src/server, src/client and
+ * src/dev. Blocking waits go through the executor, so device code runs under
+ * the deterministic executor unchanged.
+ *
+ * Errors are negative errno values: -EAGAIN (nothing to read, no room, with
+ * a zero timeout), -ETIMEDOUT, -ESHUTDOWN (the channel was closed), -EPROTO
+ * (the peer corrupted a ring: terminal), -EMSGSIZE, -EFAULT (external memory
+ * not reachable through this endpoint's view), -EINVAL.
+ */
+#ifndef CVMBUS_CHANNEL_H
+#define CVMBUS_CHANNEL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cvmbus/exec.h>
+#include <cvmbus/ring.h>
+
+/* Doorbell bits of a channel endpoint. A peer's signal cannot say whether it
+ * means "data" or "space" (Hyper-V has one event flag per channel), so a
+ * notification rings both and the waiter re-checks its ring. */
+#define CVMBUS_CHANNEL_WAKE_DATA  0x1u
+#define CVMBUS_CHANNEL_WAKE_SPACE 0x2u
+#define CVMBUS_CHANNEL_WAKE_CLOSE 0x4u
+
+/* The default private copy buffer for inbound packets, as Linux's
+ * VMBUS_DEFAULT_MAX_PKT_SIZE; devices with bigger packets ask for more. */
+#define CVMBUS_CHANNEL_DEFAULT_MAX_PACKET 4096u
+
+struct cvmbus_channel_ops {
+	/* Tell the peer that this endpoint wrote packets or freed space: an
+	 * HvSignalEvent on the channel's connection id, or setting the
+	 * channel's bit in the peer's event flags. Called with no channel lock
+	 * held, at most once per batch. */
+	void (*signal)(void *ctx);
+	/* Copy from / to the memory a GPA names, with this endpoint's rights
+	 * (the guest's view, the paravisor's, or the host's shared-only view).
+	 * -EFAULT if any byte is not reachable. NULL: this endpoint cannot
+	 * reach external memory. */
+	int (*mem_read)(void *ctx, uint64_t gpa, void *dst, size_t len);
+	int (*mem_write)(void *ctx, uint64_t gpa, const void *src, size_t len);
+};
+
+struct cvmbus_channel_stats {
+	uint64_t packets_sent, bytes_sent;
+	uint64_t packets_received, bytes_received;
+	uint64_t signals_sent;  /* ops->signal calls */
+	uint64_t notifications; /* cvmbus_channel_notify calls (peer signals) */
+	uint64_t send_waits;    /* sends that had to wait for space */
+	uint64_t ext_bytes_read, ext_bytes_written; /* through GPA ranges */
+};
+
+struct cvmbus_channel {
+	struct cvmbus_ring_channel rings;
+	const struct cvmbus_channel_ops *ops;
+	void *ctx;
+	struct cvmbus_exec *exec;
+	/* Senders serialise on the outbound ring; the inbound ring has one
+	 * reader by contract (the channel's receive loop). */
+	struct cvmbus_mutex send_lock;
+	struct cvmbus_mutex stats_lock;
+	/* Two doorbells, not one: a sender waiting for space and the receiver
+	 * waiting for data must each be woken, and a doorbell wakes one. */
+	struct cvmbus_doorbell wake_rx;
+	struct cvmbus_doorbell wake_tx;
+	uint8_t *rxbuf; /* private copy of the packet last received */
+	size_t rxbuf_len;
+	_Atomic bool closed;
+	struct cvmbus_channel_stats stats;
+};
+
+struct cvmbus_channel_config {
+	struct cvmbus_exec *exec;
+	enum cvmbus_ring_endpoint endpoint; /* GUEST writes upstream, HOST downstream */
+	enum cvmbus_ring_init_mode mode;    /* FORMAT: the side that owns the memory */
+	struct cvmbus_ring_mem upstream;
+	struct cvmbus_ring_mem downstream;
+	const struct cvmbus_channel_ops *ops;
+	void *ctx;
+	size_t max_packet; /* 0: CVMBUS_CHANNEL_DEFAULT_MAX_PACKET */
+};
+
+/* 0, -EINVAL, -ENOMEM, or -EPROTO (ATTACH found a corrupt ring). */
+int cvmbus_channel_init(struct cvmbus_channel *ch, const struct cvmbus_channel_config *cfg);
+/* No sender or receiver may still be inside the channel. */
+void cvmbus_channel_destroy(struct cvmbus_channel *ch);
+
+/* The peer signalled this endpoint: wake whoever waits for data or space.
+ * The glue calls this from the interrupt path (an event flag found set). */
+void cvmbus_channel_notify(struct cvmbus_channel *ch);
+/* Stop: every present and future wait returns -ESHUTDOWN. Idempotent. */
+void cvmbus_channel_close(struct cvmbus_channel *ch);
+bool cvmbus_channel_is_closed(struct cvmbus_channel *ch);
+
+/* Write one packet, waiting up to timeout_ns for room (0: don't wait; the
+ * request to be woken is made through pending_send_sz, as Linux does). The
+ * peer is signalled iff the ring's decision says so. */
+int cvmbus_channel_send(struct cvmbus_channel *ch, const struct cvmbus_ring_outpkt *pkt,
+			uint64_t timeout_ns);
+int cvmbus_channel_send_inband(struct cvmbus_channel *ch, uint16_t flags, uint64_t trans_id,
+			       const void *data, size_t len, uint64_t timeout_ns);
+/* A completion packet (type 0xb) for the request trans_id. */
+int cvmbus_channel_send_completion(struct cvmbus_channel *ch, uint64_t trans_id,
+				   const void *data, size_t len, uint64_t timeout_ns);
+
+/* Receive one packet, waiting up to timeout_ns for one to arrive. The packet
+ * is copied and validated into the channel's private buffer: *pkt points
+ * there and stays valid until the next receive. Read space is published
+ * (and the writer signalled if it waits for it) before returning. A packet
+ * larger than max_packet is a protocol error of the peer: -EMSGSIZE, and
+ * the channel is closed. */
+int cvmbus_channel_recv(struct cvmbus_channel *ch, struct cvmbus_ring_packet *pkt,
+			uint64_t timeout_ns);
+
+/* Copy `len` bytes at byte `offset` of a received GPA range out of (into)
+ * the memory it names, through this endpoint's ops. The range's page list
+ * is walked page by page: each PFN is a separate guest page, contiguous or
+ * not. -EINVAL if offset + len passes byte_count, -EFAULT as ops say. */
+int cvmbus_channel_gpa_read(struct cvmbus_channel *ch, const struct cvmbus_ring_gpa_view *range,
+			    uint32_t offset, void *dst, size_t len);
+int cvmbus_channel_gpa_write(struct cvmbus_channel *ch, const struct cvmbus_ring_gpa_view *range,
+			     uint32_t offset, const void *src, size_t len);
+
+void cvmbus_channel_get_stats(struct cvmbus_channel *ch, struct cvmbus_channel_stats *out);
+
+/* ---- loopback pair ------------------------------------------------------ */
+
+/* Both endpoints of one channel in this process, over one ring region in a
+ * memfd, each endpoint with its own double mapping of it (as the guest and
+ * the host map the same GPADL pages separately). Each endpoint's signal
+ * notifies the other. For device tests and benchmarks without a control
+ * plane; the external-memory ops are the caller's (e.g. partition memory
+ * views). */
+struct cvmbus_channel_pair {
+	struct cvmbus_channel guest;
+	struct cvmbus_channel host;
+	int fd;
+	struct cvmbus_ring_channel_map guest_map;
+	struct cvmbus_ring_channel_map host_map;
+	struct cvmbus_channel_ops guest_ops;
+	struct cvmbus_channel_ops host_ops;
+	void *guest_mem_ctx;
+	void *host_mem_ctx;
+	const struct cvmbus_channel_ops *guest_mem_ops;
+	const struct cvmbus_channel_ops *host_mem_ops;
+};
+
+struct cvmbus_channel_pair_config {
+	struct cvmbus_exec *exec;
+	uint32_t upstream_bytes;   /* ring size incl. control page, multiple of 4096 */
+	uint32_t downstream_bytes; /* likewise */
+	size_t max_packet;
+	/* External memory access for each side (mem_read/mem_write used;
+	 * signal ignored). May be NULL. */
+	const struct cvmbus_channel_ops *guest_mem_ops;
+	void *guest_mem_ctx;
+	const struct cvmbus_channel_ops *host_mem_ops;
+	void *host_mem_ctx;
+};
+
+int cvmbus_channel_pair_create(struct cvmbus_channel_pair *p,
+			       const struct cvmbus_channel_pair_config *cfg);
+void cvmbus_channel_pair_destroy(struct cvmbus_channel_pair *p);
+
+#endif /* CVMBUS_CHANNEL_H */

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device-facing channel (include/cvmbus/channel.h): blocking send and
+ * receive over the two rings of a channel, the peer signalled exactly when
+ * the ring's Linux-faithful decision says so, and external memory reached
+ * through the endpoint's own ops. Sits between src/ring (which never blocks
+ * and never signals) and the device protocols in src/dev.
+ *
+ * Wake-ups. A peer's signal is one bit per channel, so it cannot say "data"
+ * or "space": cvmbus_channel_notify() rings both the receiver's doorbell
+ * and the sender's, and each re-checks its ring. Doorbells latch, so a
+ * signal that lands between "ring looked empty" and "wait" is not lost:
+ *   receiver: every received packet is committed (read_index published)
+ *             before the next emptiness check, so a writer that adds a
+ *             packet after that check sees read_index == its old write
+ *             index and signals (ring.c's write-side decision);
+ *   sender:   on a full ring it publishes pending_send_sz and re-checks
+ *             the free space after a full barrier
+ *             (cvmbus_ring_set_pending_send's *ready) before waiting, so a
+ *             reader that frees space after the check sees the request and
+ *             signals (ring.c's read-side decision).
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cvmbus/channel.h>
+
+/* ---- setup ---------------------------------------------------------------- */
+
+int cvmbus_channel_init(struct cvmbus_channel *ch, const struct cvmbus_channel_config *cfg)
+{
+	int rc;
+
+	if (!ch || !cfg || !cfg->exec || !cfg->ops || !cfg->ops->signal)
+		return -EINVAL;
+	memset(ch, 0, sizeof(*ch));
+	ch->rxbuf_len = cfg->max_packet ? cfg->max_packet : CVMBUS_CHANNEL_DEFAULT_MAX_PACKET;
+	/* The ring copies into this buffer with 8-byte granularity. */
+	ch->rxbuf_len = (ch->rxbuf_len + 7u) & ~(size_t)7u;
+	ch->rxbuf = aligned_alloc(8, ch->rxbuf_len);
+	if (!ch->rxbuf)
+		return -ENOMEM;
+
+	rc = cvmbus_ring_channel_init(&ch->rings, cfg->endpoint, cfg->mode, &cfg->upstream,
+				      &cfg->downstream);
+	if (rc < 0 && rc != -EPROTO)
+		goto fail;
+
+	ch->ops = cfg->ops;
+	ch->ctx = cfg->ctx;
+	ch->exec = cfg->exec;
+	cvmbus_mutex_init(&ch->send_lock, cfg->exec, "channel-send");
+	cvmbus_mutex_init(&ch->stats_lock, cfg->exec, "channel-stats");
+	cvmbus_doorbell_init(&ch->wake_rx, cfg->exec, "channel-rx");
+	cvmbus_doorbell_init(&ch->wake_tx, cfg->exec, "channel-tx");
+	/* An ATTACH that found a corrupt ring leaves a channel that only
+	 * reports the fault: every call fails with -EPROTO. */
+	return rc;
+
+fail:
+	free(ch->rxbuf);
+	ch->rxbuf = NULL;
+	return rc;
+}
+
+void cvmbus_channel_destroy(struct cvmbus_channel *ch)
+{
+	if (!ch || !ch->rxbuf)
+		return;
+	cvmbus_doorbell_destroy(&ch->wake_tx);
+	cvmbus_doorbell_destroy(&ch->wake_rx);
+	cvmbus_mutex_destroy(&ch->stats_lock);
+	cvmbus_mutex_destroy(&ch->send_lock);
+	free(ch->rxbuf);
+	ch->rxbuf = NULL;
+}
+
+void cvmbus_channel_notify(struct cvmbus_channel *ch)
+{
+	cvmbus_mutex_lock(&ch->stats_lock);
+	ch->stats.notifications++;
+	cvmbus_mutex_unlock(&ch->stats_lock);
+	cvmbus_doorbell_ring(&ch->wake_rx, CVMBUS_CHANNEL_WAKE_DATA);
+	cvmbus_doorbell_ring(&ch->wake_tx, CVMBUS_CHANNEL_WAKE_SPACE);
+}
+
+void cvmbus_channel_close(struct cvmbus_channel *ch)
+{
+	atomic_store(&ch->closed, true);
+	cvmbus_doorbell_ring(&ch->wake_rx, CVMBUS_CHANNEL_WAKE_CLOSE);
+	cvmbus_doorbell_ring(&ch->wake_tx, CVMBUS_CHANNEL_WAKE_CLOSE);
+}
+
+bool cvmbus_channel_is_closed(struct cvmbus_channel *ch)
+{
+	return atomic_load(&ch->closed);
+}
+
+void cvmbus_channel_get_stats(struct cvmbus_channel *ch, struct cvmbus_channel_stats *out)
+{
+	cvmbus_mutex_lock(&ch->stats_lock);
+	*out = ch->stats;
+	cvmbus_mutex_unlock(&ch->stats_lock);
+}
+
+/* Time left until an absolute executor deadline (0 once it has passed). */
+static uint64_t remaining(struct cvmbus_channel *ch, uint64_t deadline)
+{
+	uint64_t now;
+
+	if (deadline == CVMBUS_EXEC_FOREVER)
+		return CVMBUS_EXEC_FOREVER;
+	now = cvmbus_exec_now_ns(ch->exec);
+	return deadline > now ? deadline - now : 0;
+}
+
+/* ---- send ----------------------------------------------------------------- */
+
+int cvmbus_channel_send(struct cvmbus_channel *ch, const struct cvmbus_ring_outpkt *pkt,
+			uint64_t timeout_ns)
+{
+	uint64_t deadline = cvmbus_exec_deadline(ch->exec, timeout_ns);
+	bool signal = false, waited = false, ready;
+	uint32_t needed = 0;
+	size_t bytes = 0;
+	int rc;
+
+	for (size_t i = 0; i < pkt->payload_count; i++)
+		bytes += pkt->payload[i].len;
+
+	cvmbus_mutex_lock(&ch->send_lock);
+	for (;;) {
+		if (cvmbus_channel_is_closed(ch)) {
+			rc = -ESHUTDOWN;
+			break;
+		}
+		rc = cvmbus_ring_send(&ch->rings.out, pkt, &signal, &needed);
+		if (rc != -EAGAIN)
+			break;
+		if (timeout_ns == 0)
+			break;
+		/* Ask the reader to signal once more than `needed` is free,
+		 * then look again: space freed before the request was
+		 * visible would otherwise never be signalled. */
+		rc = cvmbus_ring_set_pending_send(&ch->rings.out, needed, &ready);
+		if (rc < 0) {
+			rc = rc == -EINVAL ? -EMSGSIZE : rc;
+			break;
+		}
+		if (!waited) {
+			waited = true;
+			cvmbus_mutex_lock(&ch->stats_lock);
+			ch->stats.send_waits++;
+			cvmbus_mutex_unlock(&ch->stats_lock);
+		}
+		if (ready)
+			continue;
+		rc = cvmbus_doorbell_wait(&ch->wake_tx,
+					  CVMBUS_CHANNEL_WAKE_SPACE | CVMBUS_CHANNEL_WAKE_CLOSE,
+					  remaining(ch, deadline), NULL);
+		if (rc < 0)
+			break;
+	}
+	if (waited)
+		(void)cvmbus_ring_set_pending_send(&ch->rings.out, 0, &ready);
+	if (rc == -EPROTO)
+		cvmbus_channel_close(ch);
+	if (rc == 0) {
+		cvmbus_mutex_lock(&ch->stats_lock);
+		ch->stats.packets_sent++;
+		ch->stats.bytes_sent += bytes;
+		if (signal)
+			ch->stats.signals_sent++;
+		cvmbus_mutex_unlock(&ch->stats_lock);
+	}
+	cvmbus_mutex_unlock(&ch->send_lock);
+
+	/* Signal outside the lock: the signal path may take the peer's locks
+	 * (a loopback peer's doorbell, the platform's port table). */
+	if (rc == 0 && signal)
+		ch->ops->signal(ch->ctx);
+	return rc;
+}
+
+int cvmbus_channel_send_inband(struct cvmbus_channel *ch, uint16_t flags, uint64_t trans_id,
+			       const void *data, size_t len, uint64_t timeout_ns)
+{
+	struct cvmbus_ring_iov iov = { .base = data, .len = len };
+	struct cvmbus_ring_outpkt pkt = {
+		.type = CVMBUS_RING_PKT_INBAND,
+		.flags = flags,
+		.trans_id = trans_id,
+		.payload = &iov,
+		.payload_count = 1,
+	};
+
+	return cvmbus_channel_send(ch, &pkt, timeout_ns);
+}
+
+int cvmbus_channel_send_completion(struct cvmbus_channel *ch, uint64_t trans_id,
+				   const void *data, size_t len, uint64_t timeout_ns)
+{
+	struct cvmbus_ring_iov iov = { .base = data, .len = len };
+	struct cvmbus_ring_outpkt pkt = {
+		.type = CVMBUS_RING_PKT_COMPLETION,
+		.trans_id = trans_id,
+		.payload = &iov,
+		.payload_count = 1,
+	};
+
+	return cvmbus_channel_send(ch, &pkt, timeout_ns);
+}
+
+/* ---- receive -------------------------------------------------------------- */
+
+int cvmbus_channel_recv(struct cvmbus_channel *ch, struct cvmbus_ring_packet *pkt,
+			uint64_t timeout_ns)
+{
+	uint64_t deadline = cvmbus_exec_deadline(ch->exec, timeout_ns);
+	bool signal = false;
+	int rc;
+
+	for (;;) {
+		if (cvmbus_channel_is_closed(ch))
+			return -ESHUTDOWN;
+		rc = cvmbus_ring_recv(&ch->rings.in, ch->rxbuf, ch->rxbuf_len, pkt);
+		if (rc == 0)
+			break;
+		if (rc == -ENOBUFS) {
+			/* Bigger than any packet this device defines: the
+			 * peer broke the device protocol. */
+			cvmbus_channel_close(ch);
+			return -EMSGSIZE;
+		}
+		if (rc != -EAGAIN) {
+			cvmbus_channel_close(ch);
+			return rc;
+		}
+		if (timeout_ns == 0)
+			return -EAGAIN;
+		rc = cvmbus_doorbell_wait(&ch->wake_rx,
+					  CVMBUS_CHANNEL_WAKE_DATA | CVMBUS_CHANNEL_WAKE_CLOSE,
+					  remaining(ch, deadline), NULL);
+		if (rc < 0)
+			return rc;
+	}
+
+	/* Publish the read position now, one packet at a time: the next
+	 * emptiness check relies on the writer seeing it (see the top). */
+	rc = cvmbus_ring_commit(&ch->rings.in, &signal);
+	if (rc < 0) {
+		cvmbus_channel_close(ch);
+		return rc;
+	}
+	cvmbus_mutex_lock(&ch->stats_lock);
+	ch->stats.packets_received++;
+	ch->stats.bytes_received += pkt->len;
+	if (signal)
+		ch->stats.signals_sent++;
+	cvmbus_mutex_unlock(&ch->stats_lock);
+	if (signal)
+		ch->ops->signal(ch->ctx);
+	return 0;
+}
+
+/* ---- external memory ------------------------------------------------------ */
+
+typedef int (*gpa_chunk_fn)(struct cvmbus_channel *ch, uint64_t gpa, void *buf, size_t len);
+
+static int chunk_read(struct cvmbus_channel *ch, uint64_t gpa, void *buf, size_t len)
+{
+	return ch->ops->mem_read(ch->ctx, gpa, buf, len);
+}
+
+static int chunk_write(struct cvmbus_channel *ch, uint64_t gpa, void *buf, size_t len)
+{
+	return ch->ops->mem_write(ch->ctx, gpa, buf, len);
+}
+
+/* Walk [offset, offset + len) of a GPA range page by page: the PFNs of a
+ * range are independent guest pages, so a copy never assumes two of them
+ * are adjacent in any view. */
+static int gpa_walk(struct cvmbus_channel *ch, const struct cvmbus_ring_gpa_view *range,
+		    uint32_t offset, uint8_t *buf, size_t len, gpa_chunk_fn fn)
+{
+	uint64_t pos;
+
+	if (len > range->byte_count || offset > range->byte_count - len)
+		return -EINVAL;
+	pos = (uint64_t)range->byte_offset + offset;
+	while (len) {
+		uint64_t page = pos / CVMBUS_RING_PAGE_SIZE;
+		uint64_t in_page = pos % CVMBUS_RING_PAGE_SIZE;
+		size_t n = CVMBUS_RING_PAGE_SIZE - in_page;
+		uint64_t pfn;
+		int rc;
+
+		if (page >= range->pfn_count)
+			return -EINVAL;
+		if (n > len)
+			n = len;
+		pfn = cvmbus_ring_gpa_view_pfn(range, (uint32_t)page);
+		if (pfn > (UINT64_MAX >> 12))
+			return -EFAULT;
+		rc = fn(ch, pfn * CVMBUS_RING_PAGE_SIZE + in_page, buf, n);
+		if (rc < 0)
+			return rc;
+		buf += n;
+		pos += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int cvmbus_channel_gpa_read(struct cvmbus_channel *ch, const struct cvmbus_ring_gpa_view *range,
+			    uint32_t offset, void *dst, size_t len)
+{
+	int rc;
+
+	if (!ch->ops->mem_read)
+		return -EFAULT;
+	rc = gpa_walk(ch, range, offset, dst, len, chunk_read);
+	if (rc == 0) {
+		cvmbus_mutex_lock(&ch->stats_lock);
+		ch->stats.ext_bytes_read += len;
+		cvmbus_mutex_unlock(&ch->stats_lock);
+	}
+	return rc;
+}
+
+int cvmbus_channel_gpa_write(struct cvmbus_channel *ch, const struct cvmbus_ring_gpa_view *range,
+			     uint32_t offset, const void *src, size_t len)
+{
+	int rc;
+
+	if (!ch->ops->mem_write)
+		return -EFAULT;
+	/* The walk is shared with reads; a write never modifies src. */
+	rc = gpa_walk(ch, range, offset, (uint8_t *)(uintptr_t)src, len, chunk_write);
+	if (rc == 0) {
+		cvmbus_mutex_lock(&ch->stats_lock);
+		ch->stats.ext_bytes_written += len;
+		cvmbus_mutex_unlock(&ch->stats_lock);
+	}
+	return rc;
+}
