@@ -40,6 +40,17 @@
  * VMBUS_DEFAULT_MAX_PKT_SIZE; devices with bigger packets ask for more. */
 #define CVMBUS_CHANNEL_DEFAULT_MAX_PACKET 4096u
 
+/* A GPADL set up on a channel for a device buffer (netvsc's send and
+ * receive buffers, for instance). pfns stays valid until the teardown. */
+struct cvmbus_gpadl_info {
+	uint32_t id;
+	uint64_t gpa;   /* guest side: where the buffer is (contiguous) */
+	uint64_t bytes;
+	const uint64_t *pfns;
+	uint32_t pfn_count;
+	bool shared;    /* made host-visible (no confidential external memory) */
+};
+
 struct cvmbus_channel_ops {
 	/* Tell the peer that this endpoint wrote packets or freed space: an
 	 * HvSignalEvent on the channel's connection id, or setting the
@@ -52,6 +63,15 @@ struct cvmbus_channel_ops {
 	 * reach external memory. */
 	int (*mem_read)(void *ctx, uint64_t gpa, void *dst, size_t len);
 	int (*mem_write)(void *ctx, uint64_t gpa, const void *src, size_t len);
+	/* Guest side: a GPADL over `bytes` of new guest memory, private iff the
+	 * channel has confidential external memory, host-visible otherwise (the
+	 * client's rule). NULL: unsupported (-EOPNOTSUPP). */
+	int (*gpadl_create)(void *ctx, uint64_t bytes, struct cvmbus_gpadl_info *out);
+	int (*gpadl_teardown)(void *ctx, uint32_t id);
+	/* Device side: the pages of a GPADL the guest created on this channel,
+	 * by the id the guest sent in its device protocol (hostile: unknown ids
+	 * fail with -ENOENT). */
+	int (*gpadl_lookup)(void *ctx, uint32_t id, struct cvmbus_gpadl_info *out);
 };
 
 struct cvmbus_channel_stats {
@@ -136,6 +156,13 @@ int cvmbus_channel_gpa_write(struct cvmbus_channel *ch, const struct cvmbus_ring
 
 void cvmbus_channel_get_stats(struct cvmbus_channel *ch, struct cvmbus_channel_stats *out);
 
+/* Device-buffer GPADLs through the channel's ops (-EOPNOTSUPP without). */
+int cvmbus_channel_gpadl_create(struct cvmbus_channel *ch, uint64_t bytes,
+				struct cvmbus_gpadl_info *out);
+int cvmbus_channel_gpadl_teardown(struct cvmbus_channel *ch, uint32_t id);
+int cvmbus_channel_gpadl_lookup(struct cvmbus_channel *ch, uint32_t id,
+				struct cvmbus_gpadl_info *out);
+
 /* ---- loopback pair ------------------------------------------------------ */
 
 /* Both endpoints of one channel in this process, over one ring region in a
@@ -144,6 +171,10 @@ void cvmbus_channel_get_stats(struct cvmbus_channel *ch, struct cvmbus_channel_s
  * notifies the other. For device tests and benchmarks without a control
  * plane; the external-memory ops are the caller's (e.g. partition memory
  * views). */
+#define CVMBUS_CHANNEL_PAIR_GPADLS 8
+
+struct cvmbus_mem;
+
 struct cvmbus_channel_pair {
 	struct cvmbus_channel guest;
 	struct cvmbus_channel host;
@@ -156,6 +187,16 @@ struct cvmbus_channel_pair {
 	void *host_mem_ctx;
 	const struct cvmbus_channel_ops *guest_mem_ops;
 	const struct cvmbus_channel_ops *host_mem_ops;
+	/* Device-buffer GPADLs of the pair, allocated from `mem`. */
+	struct cvmbus_mem *mem;
+	bool gpadl_private;
+	struct cvmbus_mutex gpadl_lock;
+	struct cvmbus_channel_pair_gpadl {
+		struct cvmbus_gpadl_info info;
+		uint64_t *pfns;
+		bool used;
+	} gpadls[CVMBUS_CHANNEL_PAIR_GPADLS];
+	uint32_t next_gpadl;
 };
 
 struct cvmbus_channel_pair_config {
@@ -169,6 +210,11 @@ struct cvmbus_channel_pair_config {
 	void *guest_mem_ctx;
 	const struct cvmbus_channel_ops *host_mem_ops;
 	void *host_mem_ctx;
+	/* Optional: partition memory for device-buffer GPADLs (guest VTL0 RAM),
+	 * made host-visible (reason "gpadl") unless gpadl_private, which
+	 * models a channel with confidential external memory. */
+	struct cvmbus_mem *mem;
+	bool gpadl_private;
 };
 
 int cvmbus_channel_pair_create(struct cvmbus_channel_pair *p,

@@ -346,3 +346,28 @@ int cvmbus_channel_gpa_write(struct cvmbus_channel *ch, const struct cvmbus_ring
 	}
 	return rc;
 }
+
+/* ---- device-buffer GPADLs ------------------------------------------------- */
+
+int cvmbus_channel_gpadl_create(struct cvmbus_channel *ch, uint64_t bytes,
+				struct cvmbus_gpadl_info *out)
+{
+	if (!ch->ops->gpadl_create)
+		return -EOPNOTSUPP;
+	return ch->ops->gpadl_create(ch->ctx, bytes, out);
+}
+
+int cvmbus_channel_gpadl_teardown(struct cvmbus_channel *ch, uint32_t id)
+{
+	if (!ch->ops->gpadl_teardown)
+		return -EOPNOTSUPP;
+	return ch->ops->gpadl_teardown(ch->ctx, id);
+}
+
+int cvmbus_channel_gpadl_lookup(struct cvmbus_channel *ch, uint32_t id,
+				struct cvmbus_gpadl_info *out)
+{
+	if (!ch->ops->gpadl_lookup)
+		return -EOPNOTSUPP;
+	return ch->ops->gpadl_lookup(ch->ctx, id, out);
+}

@@ -8,11 +8,15 @@
  * before (or without) a control plane.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cvmbus/channel.h>
+#include <cvmbus/memory.h>
+
+#define PAIR_GPADL_BASE 0xE1E10u /* where Linux starts its GPADL handles */
 
 static void pair_signal_host(void *ctx)
 {
@@ -64,6 +68,121 @@ static int pair_host_write(void *ctx, uint64_t gpa, const void *src, size_t len)
 	return p->host_mem_ops->mem_write(p->host_mem_ctx, gpa, src, len);
 }
 
+/* The guest side of a device-buffer GPADL: contiguous guest pages, made
+ * host-visible unless the pair models confidential external memory. */
+static int pair_gpadl_create(void *ctx, uint64_t bytes, struct cvmbus_gpadl_info *out)
+{
+	struct cvmbus_channel_pair *p = ctx;
+	struct cvmbus_channel_pair_gpadl *g = NULL;
+	uint64_t npages, gpa;
+	int rc;
+
+	if (!p->mem)
+		return -EOPNOTSUPP;
+	if (!bytes || bytes > (1ull << 30))
+		return -EINVAL;
+	npages = (bytes + CVMBUS_RING_PAGE_SIZE - 1) / CVMBUS_RING_PAGE_SIZE;
+	cvmbus_mutex_lock(&p->gpadl_lock);
+	for (size_t i = 0; i < CVMBUS_CHANNEL_PAIR_GPADLS; i++)
+		if (!p->gpadls[i].used) {
+			g = &p->gpadls[i];
+			break;
+		}
+	if (!g) {
+		rc = -ENOSPC;
+		goto out;
+	}
+	g->pfns = calloc(npages, sizeof(*g->pfns));
+	if (!g->pfns) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = cvmbus_mem_alloc(p->mem, CVMBUS_MEM_REGION_VTL0, npages, &gpa);
+	if (rc < 0)
+		goto fail_pfns;
+	if (!p->gpadl_private) {
+		rc = cvmbus_mem_make_shared(p->mem, CVMBUS_MEM_PARTY_GUEST, gpa, npages, "gpadl");
+		if (rc < 0)
+			goto fail_alloc;
+	}
+	for (uint64_t i = 0; i < npages; i++)
+		g->pfns[i] = gpa / CVMBUS_RING_PAGE_SIZE + i;
+	g->used = true;
+	g->info = (struct cvmbus_gpadl_info){
+		.id = PAIR_GPADL_BASE + p->next_gpadl++,
+		.gpa = gpa,
+		.bytes = npages * CVMBUS_RING_PAGE_SIZE,
+		.pfns = g->pfns,
+		.pfn_count = (uint32_t)npages,
+		.shared = !p->gpadl_private,
+	};
+	*out = g->info;
+	rc = 0;
+	goto out;
+
+fail_alloc:
+	cvmbus_mem_free(p->mem, gpa, npages);
+fail_pfns:
+	free(g->pfns);
+	g->pfns = NULL;
+out:
+	cvmbus_mutex_unlock(&p->gpadl_lock);
+	return rc;
+}
+
+static struct cvmbus_channel_pair_gpadl *pair_gpadl_find(struct cvmbus_channel_pair *p,
+							  uint32_t id)
+{
+	for (size_t i = 0; i < CVMBUS_CHANNEL_PAIR_GPADLS; i++)
+		if (p->gpadls[i].used && p->gpadls[i].info.id == id)
+			return &p->gpadls[i];
+	return NULL;
+}
+
+static void pair_gpadl_release(struct cvmbus_channel_pair *p, struct cvmbus_channel_pair_gpadl *g)
+{
+	/* Private again before the pages go back to the allocator, as Linux
+	 * re-encrypts a buffer before freeing it. */
+	if (g->info.shared)
+		(void)cvmbus_mem_make_private(p->mem, CVMBUS_MEM_PARTY_GUEST, g->info.gpa,
+					      g->info.pfn_count);
+	(void)cvmbus_mem_free(p->mem, g->info.gpa, g->info.pfn_count);
+	free(g->pfns);
+	memset(g, 0, sizeof(*g));
+}
+
+static int pair_gpadl_teardown(void *ctx, uint32_t id)
+{
+	struct cvmbus_channel_pair *p = ctx;
+	struct cvmbus_channel_pair_gpadl *g;
+	int rc = -ENOENT;
+
+	cvmbus_mutex_lock(&p->gpadl_lock);
+	g = pair_gpadl_find(p, id);
+	if (g) {
+		pair_gpadl_release(p, g);
+		rc = 0;
+	}
+	cvmbus_mutex_unlock(&p->gpadl_lock);
+	return rc;
+}
+
+static int pair_gpadl_lookup(void *ctx, uint32_t id, struct cvmbus_gpadl_info *out)
+{
+	struct cvmbus_channel_pair *p = ctx;
+	struct cvmbus_channel_pair_gpadl *g;
+	int rc = -ENOENT;
+
+	cvmbus_mutex_lock(&p->gpadl_lock);
+	g = pair_gpadl_find(p, id);
+	if (g) {
+		*out = g->info;
+		rc = 0;
+	}
+	cvmbus_mutex_unlock(&p->gpadl_lock);
+	return rc;
+}
+
 int cvmbus_channel_pair_create(struct cvmbus_channel_pair *p,
 			       const struct cvmbus_channel_pair_config *cfg)
 {
@@ -82,12 +201,17 @@ int cvmbus_channel_pair_create(struct cvmbus_channel_pair *p,
 	p->guest_mem_ctx = cfg->guest_mem_ctx;
 	p->host_mem_ops = cfg->host_mem_ops;
 	p->host_mem_ctx = cfg->host_mem_ctx;
+	p->mem = cfg->mem;
+	p->gpadl_private = cfg->gpadl_private;
 	p->guest_ops = (struct cvmbus_channel_ops){
 		.signal = pair_signal_host, .mem_read = pair_guest_read, .mem_write = pair_guest_write,
+		.gpadl_create = pair_gpadl_create, .gpadl_teardown = pair_gpadl_teardown,
 	};
 	p->host_ops = (struct cvmbus_channel_ops){
 		.signal = pair_signal_guest, .mem_read = pair_host_read, .mem_write = pair_host_write,
+		.gpadl_lookup = pair_gpadl_lookup,
 	};
+	cvmbus_mutex_init(&p->gpadl_lock, cfg->exec, "pair-gpadl");
 
 	region = cfg->upstream_bytes + cfg->downstream_bytes;
 	p->fd = memfd_create("cvmbus-channel-pair", MFD_CLOEXEC);
@@ -142,6 +266,7 @@ fail_guest_map:
 fail_fd:
 	close(p->fd);
 	p->fd = -1;
+	cvmbus_mutex_destroy(&p->gpadl_lock);
 	return rc;
 }
 
@@ -155,4 +280,8 @@ void cvmbus_channel_pair_destroy(struct cvmbus_channel_pair *p)
 	cvmbus_ring_channel_unmap(&p->guest_map);
 	close(p->fd);
 	p->fd = -1;
+	for (size_t i = 0; i < CVMBUS_CHANNEL_PAIR_GPADLS; i++)
+		if (p->gpadls[i].used)
+			pair_gpadl_release(p, &p->gpadls[i]);
+	cvmbus_mutex_destroy(&p->gpadl_lock);
 }

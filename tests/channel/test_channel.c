@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <cvmbus/channel.h>
+#include <cvmbus/memory.h>
 
 #define SEC 1000000000ull
 
@@ -358,6 +359,77 @@ static void test_stream_deterministic_seeds(void **state)
 	assert_true(waits > 0);
 }
 
+/* ---- device-buffer GPADLs over real partition memory ------------------- */
+
+static void gpadl_case(bool private_buffers)
+{
+	struct cvmbus_mem_config mc = {
+		.isolation = HV_ISOLATION_TYPE_SNP, .vtl0_bytes = 1 << 20,
+	};
+	struct cvmbus_mem *mem;
+	struct cvmbus_exec *exec;
+	struct cvmbus_channel_pair p;
+	struct cvmbus_channel_pair_config cfg = {
+		.upstream_bytes = 8192, .downstream_bytes = 8192,
+		.gpadl_private = private_buffers,
+	};
+	struct cvmbus_gpadl_info g, h;
+	struct cvmbus_mem_exposure_totals t;
+
+	assert_int_equal(cvmbus_mem_create(&mc, &mem), 0);
+	assert_int_equal(cvmbus_exec_native_create(&exec), 0);
+	cfg.exec = exec;
+	cfg.mem = mem;
+	assert_int_equal(cvmbus_channel_pair_create(&p, &cfg), 0);
+
+	assert_int_equal(cvmbus_channel_gpadl_create(&p.guest, 3 * 4096 + 1, &g), 0);
+	assert_int_equal(g.pfn_count, 4);
+	assert_int_equal(g.id, 0xE1E10);
+	assert_int_equal(g.shared, !private_buffers);
+	for (uint32_t i = 0; i < g.pfn_count; i++)
+		assert_int_equal(cvmbus_mem_page_state(mem, g.pfns[i] * 4096),
+				 private_buffers ? CVMBUS_MEM_PAGE_PRIVATE : CVMBUS_MEM_PAGE_SHARED);
+	if (private_buffers) {
+		assert_int_equal(cvmbus_mem_exposure_by_reason(mem, "gpadl", &t), -ENOENT);
+	} else {
+		assert_int_equal(cvmbus_mem_exposure_by_reason(mem, "gpadl", &t), 0);
+		assert_int_equal(t.pages_now, 4);
+	}
+
+	/* The device side finds it by id; a made-up id is refused. */
+	assert_int_equal(cvmbus_channel_gpadl_lookup(&p.host, g.id, &h), 0);
+	assert_int_equal(h.pfn_count, 4);
+	assert_int_equal(h.pfns[3], g.pfns[3]);
+	assert_int_equal(cvmbus_channel_gpadl_lookup(&p.host, 0x1234, &h), -ENOENT);
+	/* Only the guest creates, only the device looks up. */
+	assert_int_equal(cvmbus_channel_gpadl_create(&p.host, 4096, &h), -EOPNOTSUPP);
+
+	assert_int_equal(cvmbus_channel_gpadl_teardown(&p.guest, g.id), 0);
+	assert_int_equal(cvmbus_mem_page_state(mem, g.gpa), CVMBUS_MEM_PAGE_PRIVATE);
+	assert_int_equal(cvmbus_channel_gpadl_lookup(&p.host, g.id, &h), -ENOENT);
+	if (!private_buffers) {
+		assert_int_equal(cvmbus_mem_exposure_by_reason(mem, "gpadl", &t), 0);
+		assert_int_equal(t.pages_now, 0);
+		assert_int_equal(t.pages_ever, 4);
+	}
+
+	cvmbus_channel_pair_destroy(&p);
+	cvmbus_exec_destroy(exec);
+	cvmbus_mem_destroy(mem);
+}
+
+static void test_gpadl_shared(void **state)
+{
+	(void)state;
+	gpadl_case(false);
+}
+
+static void test_gpadl_private(void **state)
+{
+	(void)state;
+	gpadl_case(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +439,8 @@ int main(void)
 		cmocka_unit_test(test_corrupt_ring_closes_channel),
 		cmocka_unit_test(test_stream_native),
 		cmocka_unit_test(test_stream_deterministic_seeds),
+		cmocka_unit_test(test_gpadl_shared),
+		cmocka_unit_test(test_gpadl_private),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
