@@ -11,6 +11,8 @@ PACKAGES=(
   libcmocka-dev libclang-rt-14-dev
   # the ring interop peer and benchmark baseline: DPDK's VMBus bus driver
   librte-bus-vmbus23
+  # attestation (ECDSA P-384, SHA-384) and JSON configuration
+  libssl-dev libjansson-dev
   # tool output and inspection
   python3 jq
 )

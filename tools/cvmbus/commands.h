@@ -23,5 +23,6 @@ struct cvmbus_command {
 
 int cmd_ring(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_attest(int argc, char **argv);
 
 #endif

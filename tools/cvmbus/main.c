@@ -15,6 +15,7 @@
 static const struct cvmbus_command commands[] = {
 	{ "demo", "push packets through a ring with two threads and dump it", cmd_demo },
 	{ "ring", "write, read and dump a VMBus ring image in a file", cmd_ring },
+	{ "attest", "measure a paravisor, get and verify attestation reports", cmd_attest },
 };
 
 static void usage(FILE *out)
