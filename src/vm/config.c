@@ -184,7 +184,7 @@ int cvmbus_vm_config_check(const struct cvmbus_vm_config *cfg, char *err, size_t
 	if (cfg->confidential_vmbus && !cfg->paravisor)
 		return fail(err, errlen, -EINVAL,
 			    "Confidential VMBus needs a paravisor (use --no-confidential-vmbus%s%s)",
-			    " or --paravisor", ")" + 1);
+			    " or --paravisor", "");
 	if (cfg->vcpus < 1 || cfg->vcpus > CVMBUS_PLATFORM_MAX_VCPUS)
 		return fail(err, errlen, -EINVAL, "vcpus must be 1..64%s%s", "", "");
 	if (!cvmbus_wire_version_known(cfg->max_version) || cfg->max_version < CVMBUS_VERSION_2_4)
