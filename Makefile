@@ -48,3 +48,15 @@ install: build
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_FUZZ)
+
+# ---- fuzzing (owned by fuzz/; see docs/SECURITY.md, "Fuzzing") -------------
+# Configures and builds the libFuzzer targets in $(BUILD_FUZZ) (clang, ASan +
+# UBSan) and runs each for FUZZ_SECONDS from its seed corpus; fails on a crash.
+FUZZ_SECONDS ?= 60
+
+fuzz: deps
+	cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCVMBUS_SANITIZE=address,undefined \
+	  -DCVMBUS_FUZZ=ON -DCVMBUS_BENCH=OFF
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target cvmbus_fuzz
+	BUILD_FUZZ=$(BUILD_FUZZ) fuzz/run.sh $(FUZZ_SECONDS)
