@@ -1,0 +1,785 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The storage VSP (include/cvmbus/storage.h, layer src/dev): the device side
+ * of Hyper-V synthetic SCSI over one channel endpoint. It is written once,
+ * against the channel API only: the same code is the host's device (its
+ * channel's memory ops are the host view, which reaches shared pages by
+ * their aliases and nothing else) and the paravisor's (the paravisor view,
+ * which reaches the guest's private pages). It never learns which.
+ *
+ * Threads. One receive thread owns the inbound ring (the channel allows one
+ * reader): it decodes each packet, answers the handshake and anything that
+ * needs no I/O at once, and puts each EXECUTE_SRB into a request table and
+ * a FIFO. A pool of worker threads takes requests from the FIFO, moves data
+ * between guest memory and a private buffer with cvmbus_channel_gpa_read/
+ * write, runs the SCSI emulation (pread/pwrite on the file backend) and
+ * sends the completion. Completions therefore go out in whatever order the
+ * I/O finishes; the guest matches them by transaction id. When the table is
+ * full the receive thread stops reading, the guest's ring fills, and the
+ * guest waits in send: back-pressure without dropping anything.
+ *
+ * Trust. Everything in a packet is the guest's: it is decoded once into a
+ * private copy (vstor.c), its lengths checked against the packet's GPA range
+ * and our limits before any memory is touched, and each data byte is read
+ * once into the private buffer before the backend sees it. A request that
+ * fails a check is answered with an error status; nothing the guest sends
+ * stops the VSP (only a corrupt ring, which the channel makes terminal).
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cvmbus/log.h>
+#include <cvmbus/storage.h>
+
+#define VSP_DEFAULT_WORKERS     4u
+#define VSP_DEFAULT_QUEUE_DEPTH 256u
+#define VSP_DEFAULT_POLL_NS     (20ull * 1000 * 1000)
+#define VSP_DEFAULT_SEND_NS     (5ull * 1000 * 1000 * 1000)
+#define VSP_PAGE                CVMBUS_RING_PAGE_SIZE
+
+enum vsp_req_state {
+	VSP_REQ_FREE = 0,
+	VSP_REQ_QUEUED,  /* in the FIFO */
+	VSP_REQ_RUNNING, /* a worker has it */
+};
+
+/* One EXECUTE_SRB in flight: the decoded packet and the part of its GPA
+ * range the transfer uses, copied out of the receive buffer (which the
+ * next receive overwrites). */
+struct vsp_req {
+	enum vsp_req_state state;
+	uint64_t trans_id;
+	uint32_t resp_size;
+	uint16_t version;
+	struct cvmbus_vstor_packet pkt;
+	uint32_t byte_offset;
+	uint32_t pfn_count;
+	uint64_t *pfns; /* room for max_pfns */
+};
+
+struct vsp_worker {
+	struct cvmbus_storvsp *vsp;
+	struct cvmbus_thread *thread;
+	uint8_t *buf; /* max_transfer bytes: the private copy of the data */
+};
+
+struct cvmbus_storvsp {
+	struct cvmbus_exec *exec;
+	struct cvmbus_channel *ch;
+	const struct cvmbus_scsi_disk *disk;
+	unsigned nworkers;
+	unsigned depth;
+	uint16_t max_version;
+	uint32_t max_transfer;
+	uint32_t max_pfns;
+	uint64_t poll_ns;
+	uint64_t send_ns;
+
+	struct cvmbus_mutex lock;    /* everything below */
+	struct cvmbus_cond work;     /* FIFO not empty, or stopping */
+	struct cvmbus_cond slot_freed;
+	enum cvmbus_storvsp_state state;
+	enum cvmbus_storvsp_proto proto;
+	uint16_t version;
+	struct vsp_req *reqs;
+	uint32_t *free_stack;
+	uint32_t nfree;
+	uint32_t *fifo; /* circular, depth entries */
+	uint32_t fifo_head, fifo_len;
+	uint32_t in_flight;
+	struct cvmbus_storvsp_stats stats;
+
+	struct cvmbus_thread *rx_thread;
+	struct vsp_worker *workers;
+};
+
+/* ---- setup ------------------------------------------------------------------ */
+
+static uint32_t vsp_max_transfer(const struct cvmbus_scsi_disk *disk)
+{
+	return disk->max_transfer_bytes ? disk->max_transfer_bytes
+					: CVMBUS_SCSI_DEFAULT_MAX_TRANSFER;
+}
+
+int cvmbus_storvsp_create(const struct cvmbus_storvsp_config *cfg, struct cvmbus_storvsp **out)
+{
+	struct cvmbus_storvsp *vsp;
+	int rc = -ENOMEM;
+
+	if (!cfg || !cfg->exec || !cfg->channel || !cfg->disk || !cfg->disk->blk || !out)
+		return -EINVAL;
+	if (vsp_max_transfer(cfg->disk) % CVMBUS_SCSI_SECTOR)
+		return -EINVAL;
+	vsp = calloc(1, sizeof(*vsp));
+	if (!vsp)
+		return -ENOMEM;
+	vsp->exec = cfg->exec;
+	vsp->ch = cfg->channel;
+	vsp->disk = cfg->disk;
+	vsp->nworkers = cfg->workers ? cfg->workers : VSP_DEFAULT_WORKERS;
+	vsp->depth = cfg->queue_depth ? cfg->queue_depth : VSP_DEFAULT_QUEUE_DEPTH;
+	vsp->max_version = cfg->max_version ? cfg->max_version : CVMBUS_VSTOR_VERSION_WIN10;
+	vsp->max_transfer = vsp_max_transfer(cfg->disk);
+	/* A transfer of max_transfer bytes starting anywhere in a page. */
+	vsp->max_pfns = vsp->max_transfer / VSP_PAGE + 2;
+	vsp->poll_ns = cfg->poll_ns ? cfg->poll_ns : VSP_DEFAULT_POLL_NS;
+	vsp->send_ns = cfg->send_timeout_ns ? cfg->send_timeout_ns : VSP_DEFAULT_SEND_NS;
+
+	vsp->reqs = calloc(vsp->depth, sizeof(*vsp->reqs));
+	vsp->free_stack = calloc(vsp->depth, sizeof(*vsp->free_stack));
+	vsp->fifo = calloc(vsp->depth, sizeof(*vsp->fifo));
+	vsp->workers = calloc(vsp->nworkers, sizeof(*vsp->workers));
+	if (!vsp->reqs || !vsp->free_stack || !vsp->fifo || !vsp->workers)
+		goto fail;
+	for (unsigned i = 0; i < vsp->depth; i++) {
+		vsp->reqs[i].pfns = calloc(vsp->max_pfns, sizeof(uint64_t));
+		if (!vsp->reqs[i].pfns)
+			goto fail;
+	}
+	for (unsigned i = 0; i < vsp->nworkers; i++) {
+		vsp->workers[i].vsp = vsp;
+		vsp->workers[i].buf = aligned_alloc(VSP_PAGE, vsp->max_transfer);
+		if (!vsp->workers[i].buf)
+			goto fail;
+	}
+	cvmbus_mutex_init(&vsp->lock, cfg->exec, "storvsp");
+	cvmbus_cond_init(&vsp->work, cfg->exec, "storvsp-work");
+	cvmbus_cond_init(&vsp->slot_freed, cfg->exec, "storvsp-slot");
+	vsp->state = CVMBUS_STORVSP_STOPPED;
+	vsp->proto = CVMBUS_STORVSP_PROTO_BEGIN;
+	*out = vsp;
+	return 0;
+
+fail:
+	if (vsp->workers)
+		for (unsigned i = 0; i < vsp->nworkers; i++)
+			free(vsp->workers[i].buf);
+	if (vsp->reqs)
+		for (unsigned i = 0; i < vsp->depth; i++)
+			free(vsp->reqs[i].pfns);
+	free(vsp->workers);
+	free(vsp->fifo);
+	free(vsp->free_stack);
+	free(vsp->reqs);
+	free(vsp);
+	return rc;
+}
+
+/* ---- sending ------------------------------------------------------------------ */
+
+/* Send a completion of resp_size bytes of *resp. The size mirrors the
+ * request's (clamped to one packet), as OpenVMM does: a Windows guest
+ * expects exactly its own packet size back, and Linux at least its own. */
+static void vsp_send(struct cvmbus_storvsp *vsp, uint64_t trans_id,
+		     const struct cvmbus_vstor_packet *resp, uint32_t resp_size)
+{
+	int rc = cvmbus_channel_send_completion(vsp->ch, trans_id, resp, resp_size, vsp->send_ns);
+
+	cvmbus_mutex_lock(&vsp->lock);
+	if (rc == 0)
+		vsp->stats.completions++;
+	else
+		vsp->stats.send_errors++;
+	cvmbus_mutex_unlock(&vsp->lock);
+	if (rc < 0)
+		CVMBUS_LOG_RL(CVMBUS_LOG_WARN, "storvsp: completion not sent: %d", rc);
+}
+
+/* Answer a non-SRB request (or refuse any request) with a status and an
+ * optional body. */
+static void vsp_answer(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t resp_size,
+		       uint32_t status, const void *body, size_t body_len)
+{
+	struct cvmbus_vstor_packet resp;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.operation = CVMBUS_VSTOR_OP_COMPLETE_IO;
+	resp.status = status;
+	if (body)
+		memcpy(resp.buffer, body, body_len);
+	vsp_send(vsp, trans_id, &resp, resp_size);
+}
+
+/* Refuse an SRB without executing it: SRB status, NT status, no data. */
+static void vsp_refuse_srb(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t resp_size,
+			   const struct cvmbus_vstor_srb *req, uint8_t srb_status,
+			   uint16_t version)
+{
+	struct cvmbus_vstor_packet resp;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.operation = CVMBUS_VSTOR_OP_COMPLETE_IO;
+	resp.status = srb_status == CVMBUS_SRB_STATUS_INVALID_REQUEST
+			      ? CVMBUS_VSTOR_STATUS_INVALID_PARAMETER
+			      : cvmbus_vstor_status_from_srb(srb_status);
+	resp.srb.length = (uint16_t)cvmbus_vstor_srb_size(version);
+	resp.srb.srb_status = srb_status;
+	resp.srb.path_id = req->path_id;
+	resp.srb.target_id = req->target_id;
+	resp.srb.lun = req->lun;
+	resp.srb.cdb_length = req->cdb_length;
+	resp.srb.data_in = req->data_in;
+	cvmbus_mutex_lock(&vsp->lock);
+	vsp->stats.refused++;
+	cvmbus_mutex_unlock(&vsp->lock);
+	vsp_send(vsp, trans_id, &resp, resp_size);
+}
+
+/* ---- the workers ------------------------------------------------------------ */
+
+static uint8_t vsp_srb_status(const struct cvmbus_scsi_result *res)
+{
+	if (res->status == CVMBUS_SCSI_STATUS_GOOD)
+		return CVMBUS_SRB_STATUS_SUCCESS;
+	return res->sense_len ? (CVMBUS_SRB_STATUS_ERROR | CVMBUS_SRB_STATUS_AUTOSENSE_VALID)
+			      : CVMBUS_SRB_STATUS_ERROR;
+}
+
+/* Run one SRB into *resp. The data range is the request's private copy. */
+static void vsp_execute(struct cvmbus_storvsp *vsp, struct vsp_req *req, uint8_t *buf,
+			struct cvmbus_vstor_packet *resp)
+{
+	const struct cvmbus_vstor_srb *srb = &req->pkt.srb;
+	uint32_t len = srb->data_transfer_length;
+	struct cvmbus_ring_gpa_view view = {
+		.byte_count = len,
+		.byte_offset = req->byte_offset,
+		.pfn_count = req->pfn_count,
+		.pfn_bytes = (const uint8_t *)req->pfns,
+	};
+	struct cvmbus_scsi_cmd cmd = {
+		.cdb = srb->cdb,
+		.cdb_len = srb->cdb_length,
+		.lun = srb->lun,
+		.data = buf,
+		.data_len = len,
+	};
+	struct cvmbus_scsi_result res;
+	uint8_t sense_len, srb_status = CVMBUS_SRB_STATUS_ERROR;
+	bool fault = false;
+
+	memset(resp, 0, sizeof(*resp));
+	memset(&res, 0, sizeof(res));
+	cmd.dir = srb->data_in == CVMBUS_VSTOR_DATA_OUT  ? CVMBUS_SCSI_DIR_OUT
+		  : srb->data_in == CVMBUS_VSTOR_DATA_IN ? CVMBUS_SCSI_DIR_IN
+							 : CVMBUS_SCSI_DIR_NONE;
+
+	/* Only LUNs of path 0, target 0 exist (one disk per controller). */
+	if (srb->path_id != 0 || srb->target_id != 0) {
+		srb_status = CVMBUS_SRB_STATUS_INVALID_LUN;
+		res.status = CVMBUS_SCSI_STATUS_CHECK_CONDITION;
+		goto answer;
+	}
+	/* Data out: one read of the guest's bytes into private memory, before
+	 * the backend sees any of them. Through the channel's view: on the
+	 * host path a private page is simply not there (-EFAULT). */
+	if (cmd.dir == CVMBUS_SCSI_DIR_OUT && len &&
+	    cvmbus_channel_gpa_read(vsp->ch, &view, 0, buf, len) < 0) {
+		fault = true;
+		goto answer;
+	}
+	/* Data in: only the first res.tx bytes go back to the guest, and the
+	 * emulation wrote every one of them, so nothing of an earlier
+	 * request's buffer can leak to this guest. */
+	(void)cvmbus_scsi_execute(vsp->disk, &cmd, &res);
+	if (cmd.dir == CVMBUS_SCSI_DIR_IN && res.status == CVMBUS_SCSI_STATUS_GOOD && res.tx &&
+	    cvmbus_channel_gpa_write(vsp->ch, &view, 0, buf, res.tx) < 0)
+		fault = true;
+
+answer:
+	if (fault) {
+		/* The guest named memory this VSP cannot reach: an SRB error
+		 * with no sense and nothing transferred. */
+		memset(&res, 0, sizeof(res));
+		srb_status = CVMBUS_SRB_STATUS_ERROR;
+		cvmbus_mutex_lock(&vsp->lock);
+		vsp->stats.gpa_faults++;
+		cvmbus_mutex_unlock(&vsp->lock);
+		CVMBUS_LOG_RL(CVMBUS_LOG_WARN, "storvsp: guest buffer not reachable");
+	} else if (srb->path_id == 0 && srb->target_id == 0) {
+		srb_status = vsp_srb_status(&res);
+		cvmbus_mutex_lock(&vsp->lock);
+		if (cmd.dir == CVMBUS_SCSI_DIR_IN)
+			vsp->stats.bytes_read += res.tx;
+		else if (cmd.dir == CVMBUS_SCSI_DIR_OUT)
+			vsp->stats.bytes_written += res.tx;
+		cvmbus_mutex_unlock(&vsp->lock);
+	}
+
+	/* Sense goes back only as far as the guest made room for. */
+	sense_len = res.sense_len < srb->sense_info_length ? res.sense_len : srb->sense_info_length;
+	if (!sense_len)
+		srb_status &= (uint8_t)~CVMBUS_SRB_STATUS_AUTOSENSE_VALID;
+	resp->operation = CVMBUS_VSTOR_OP_COMPLETE_IO;
+	resp->status = cvmbus_vstor_status_from_srb(srb_status);
+	resp->srb.length = (uint16_t)cvmbus_vstor_srb_size(req->version);
+	resp->srb.srb_status = srb_status;
+	resp->srb.scsi_status = res.status;
+	resp->srb.port_number = srb->port_number;
+	resp->srb.path_id = srb->path_id;
+	resp->srb.target_id = srb->target_id;
+	resp->srb.lun = srb->lun;
+	resp->srb.cdb_length = srb->cdb_length;
+	resp->srb.sense_info_length = sense_len;
+	resp->srb.data_in = srb->data_in;
+	resp->srb.data_transfer_length = res.tx;
+	memcpy(resp->srb.sense_data, res.sense, sense_len);
+}
+
+static int vsp_worker_main(void *arg)
+{
+	struct vsp_worker *w = arg;
+	struct cvmbus_storvsp *vsp = w->vsp;
+	struct cvmbus_vstor_packet resp;
+
+	for (;;) {
+		struct vsp_req *req;
+		uint32_t idx;
+		bool drop;
+
+		cvmbus_mutex_lock(&vsp->lock);
+		while (vsp->fifo_len == 0 && vsp->state == CVMBUS_STORVSP_RUNNING)
+			cvmbus_cond_wait(&vsp->work, &vsp->lock);
+		if (vsp->state != CVMBUS_STORVSP_RUNNING) {
+			cvmbus_mutex_unlock(&vsp->lock);
+			return 0;
+		}
+		idx = vsp->fifo[vsp->fifo_head];
+		vsp->fifo_head = (vsp->fifo_head + 1) % vsp->depth;
+		vsp->fifo_len--;
+		req = &vsp->reqs[idx];
+		req->state = VSP_REQ_RUNNING;
+		cvmbus_mutex_unlock(&vsp->lock);
+
+		vsp_execute(vsp, req, w->buf, &resp);
+
+		/* A stop that began while the I/O ran wins: the request is
+		 * abandoned, as if the device had died under it. */
+		cvmbus_mutex_lock(&vsp->lock);
+		drop = vsp->state != CVMBUS_STORVSP_RUNNING;
+		if (drop)
+			vsp->stats.abandoned++;
+		cvmbus_mutex_unlock(&vsp->lock);
+		if (!drop)
+			vsp_send(vsp, req->trans_id, &resp, req->resp_size);
+
+		cvmbus_mutex_lock(&vsp->lock);
+		req->state = VSP_REQ_FREE;
+		vsp->free_stack[vsp->nfree++] = idx;
+		vsp->in_flight--;
+		cvmbus_mutex_unlock(&vsp->lock);
+		cvmbus_cond_signal(&vsp->slot_freed);
+	}
+}
+
+/* ---- the receive thread -------------------------------------------------------- */
+
+/* Queue an SRB that passed its checks. Waits for a free slot (back-pressure);
+ * false if the VSP is stopping. */
+static bool vsp_enqueue(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t resp_size,
+			const struct cvmbus_vstor_packet *pkt,
+			const struct cvmbus_ring_gpa_view *range)
+{
+	uint32_t len = pkt->srb.data_transfer_length;
+	struct vsp_req *req;
+	uint32_t idx;
+
+	cvmbus_mutex_lock(&vsp->lock);
+	while (vsp->nfree == 0 && vsp->state == CVMBUS_STORVSP_RUNNING)
+		cvmbus_cond_wait(&vsp->slot_freed, &vsp->lock);
+	if (vsp->state != CVMBUS_STORVSP_RUNNING) {
+		cvmbus_mutex_unlock(&vsp->lock);
+		return false;
+	}
+	idx = vsp->free_stack[--vsp->nfree];
+	req = &vsp->reqs[idx];
+	req->trans_id = trans_id;
+	req->resp_size = resp_size;
+	req->version = vsp->version;
+	req->pkt = *pkt;
+	req->byte_offset = 0;
+	req->pfn_count = 0;
+	if (len) {
+		/* Only the pages the transfer touches; check_srb made sure
+		 * the range holds len bytes, and len <= max_transfer bounds
+		 * the count by max_pfns. */
+		uint64_t span = (uint64_t)range->byte_offset + len;
+
+		req->byte_offset = range->byte_offset;
+		req->pfn_count = (uint32_t)((span + VSP_PAGE - 1) / VSP_PAGE);
+		for (uint32_t i = 0; i < req->pfn_count; i++)
+			req->pfns[i] = cvmbus_ring_gpa_view_pfn(range, i);
+	}
+	req->state = VSP_REQ_QUEUED;
+	vsp->fifo[(vsp->fifo_head + vsp->fifo_len) % vsp->depth] = idx;
+	vsp->fifo_len++;
+	vsp->in_flight++;
+	if (vsp->in_flight > vsp->stats.max_in_flight)
+		vsp->stats.max_in_flight = vsp->in_flight;
+	vsp->stats.srbs++;
+	cvmbus_mutex_unlock(&vsp->lock);
+	cvmbus_cond_signal(&vsp->work);
+	return true;
+}
+
+static void vsp_handle_srb(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_packet *pkt,
+			   const struct cvmbus_vstor_packet *vp, uint32_t resp_size)
+{
+	struct cvmbus_ring_gpa_view first, range;
+	enum cvmbus_vstor_srb_check why;
+	uint32_t cursor = 0, count = 0;
+	int rc;
+
+	memset(&first, 0, sizeof(first));
+	if (pkt->type == CVMBUS_RING_PKT_GPA_DIRECT) {
+		while ((rc = cvmbus_ring_packet_gpa_range(pkt, &cursor, &range)) == 1) {
+			if (count == 0)
+				first = range;
+			count++;
+		}
+		/* The ring validated the ranges when it copied the packet; a
+		 * walk that still fails is treated as no usable range. */
+		if (rc < 0)
+			count = 0;
+	}
+	why = cvmbus_vstor_check_srb(&vp->srb, vsp->max_transfer, count, first.byte_count);
+	if (why != CVMBUS_VSTOR_SRB_OK) {
+		CVMBUS_LOG_RL(CVMBUS_LOG_WARN, "storvsp: srb refused: %s",
+			      cvmbus_vstor_srb_check_name(why));
+		vsp_refuse_srb(vsp, pkt->trans_id, resp_size, &vp->srb,
+			       CVMBUS_SRB_STATUS_INVALID_REQUEST, vsp->version);
+		return;
+	}
+	(void)vsp_enqueue(vsp, pkt->trans_id, resp_size, vp, &first);
+}
+
+static void vsp_set_proto(struct cvmbus_storvsp *vsp, enum cvmbus_storvsp_proto p, uint16_t v)
+{
+	cvmbus_mutex_lock(&vsp->lock);
+	vsp->proto = p;
+	if (v)
+		vsp->version = v;
+	cvmbus_mutex_unlock(&vsp->lock);
+}
+
+static void vsp_handle(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_packet *pkt)
+{
+	struct cvmbus_vstor_packet vp;
+	enum cvmbus_storvsp_proto proto;
+	uint32_t resp_size;
+	uint16_t version;
+	bool ours;
+
+	cvmbus_mutex_lock(&vsp->lock);
+	vsp->stats.packets++;
+	proto = vsp->proto;
+	version = vsp->version;
+	cvmbus_mutex_unlock(&vsp->lock);
+
+	/* Completions (we never ask the guest for one) and requests that want
+	 * no answer are dropped: with no transaction to answer, there is no
+	 * one to tell. */
+	if (pkt->type == CVMBUS_RING_PKT_COMPLETION ||
+	    !(pkt->flags & CVMBUS_RING_PKT_FLAG_COMPLETION_REQUESTED)) {
+		cvmbus_mutex_lock(&vsp->lock);
+		vsp->stats.dropped++;
+		cvmbus_mutex_unlock(&vsp->lock);
+		CVMBUS_LOG_RL(CVMBUS_LOG_WARN, "storvsp: packet type %u flags %#x dropped",
+			      pkt->type, pkt->flags);
+		return;
+	}
+	resp_size = pkt->payload_len;
+	if (resp_size > CVMBUS_VSTOR_PACKET_SIZE)
+		resp_size = CVMBUS_VSTOR_PACKET_SIZE;
+	if (resp_size < CVMBUS_VSTOR_HEADER_SIZE)
+		resp_size = CVMBUS_VSTOR_HEADER_SIZE;
+
+	if (pkt->type == CVMBUS_RING_PKT_XFER_PAGES ||
+	    cvmbus_vstor_decode(pkt->payload, pkt->payload_len, version, &vp) < 0) {
+		vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_INVALID_PARAMETER,
+			   NULL, 0);
+		cvmbus_mutex_lock(&vsp->lock);
+		vsp->stats.refused++;
+		cvmbus_mutex_unlock(&vsp->lock);
+		return;
+	}
+
+	/* Operations a guest never sends, in any state. */
+	switch (vp.operation) {
+	case CVMBUS_VSTOR_OP_BEGIN_INITIALIZATION:
+	case CVMBUS_VSTOR_OP_END_INITIALIZATION:
+	case CVMBUS_VSTOR_OP_QUERY_PROTOCOL_VERSION:
+	case CVMBUS_VSTOR_OP_QUERY_PROPERTIES:
+	case CVMBUS_VSTOR_OP_EXECUTE_SRB:
+	case CVMBUS_VSTOR_OP_RESET_LUN:
+	case CVMBUS_VSTOR_OP_RESET_ADAPTER:
+	case CVMBUS_VSTOR_OP_RESET_BUS:
+	case CVMBUS_VSTOR_OP_CREATE_SUB_CHANNELS:
+		ours = true;
+		break;
+	default: /* COMPLETE_IO, REMOVE_DEVICE, ENUMERATE_BUS, FCHBA_DATA, ... */
+		ours = false;
+		break;
+	}
+	if (!ours) {
+		CVMBUS_LOG_RL(CVMBUS_LOG_WARN, "storvsp: operation %u (%s) refused", vp.operation,
+			      cvmbus_vstor_op_name(vp.operation));
+		vsp_answer(vsp, pkt->trans_id, resp_size,
+			   CVMBUS_VSTOR_STATUS_INVALID_DEVICE_REQUEST, NULL, 0);
+		cvmbus_mutex_lock(&vsp->lock);
+		vsp->stats.refused++;
+		cvmbus_mutex_unlock(&vsp->lock);
+		return;
+	}
+
+	/* The handshake, one step per state (OpenVMM's InitState); a packet
+	 * out of order is answered INVALID_DEVICE_STATE and changes nothing. */
+	switch (proto) {
+	case CVMBUS_STORVSP_PROTO_BEGIN:
+		if (vp.operation != CVMBUS_VSTOR_OP_BEGIN_INITIALIZATION)
+			break;
+		vsp_set_proto(vsp, CVMBUS_STORVSP_PROTO_VERSION, 0);
+		vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_SUCCESS, NULL, 0);
+		return;
+	case CVMBUS_STORVSP_PROTO_VERSION:
+		if (vp.operation != CVMBUS_VSTOR_OP_QUERY_PROTOCOL_VERSION)
+			break;
+		version = vp.version.major_minor;
+		vp.version.revision = 0;
+		if (!cvmbus_vstor_version_known(version) || version > vsp->max_version) {
+			/* The guest tries the next lower version. */
+			vsp_answer(vsp, pkt->trans_id, resp_size,
+				   CVMBUS_VSTOR_STATUS_REVISION_MISMATCH, &vp.version,
+				   sizeof(vp.version));
+			return;
+		}
+		vsp_set_proto(vsp, CVMBUS_STORVSP_PROTO_PROPERTIES, version);
+		vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_SUCCESS, &vp.version,
+			   sizeof(vp.version));
+		return;
+	case CVMBUS_STORVSP_PROTO_PROPERTIES: {
+		struct cvmbus_vstor_properties props;
+
+		if (vp.operation != CVMBUS_VSTOR_OP_QUERY_PROPERTIES)
+			break;
+		/* One channel, no sub-channels: max_channel_count 0 and no
+		 * multi-channel flag, so the guest never asks for more. */
+		memset(&props, 0, sizeof(props));
+		props.max_transfer_bytes = vsp->max_transfer;
+		vsp_set_proto(vsp, CVMBUS_STORVSP_PROTO_END, 0);
+		vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_SUCCESS, &props,
+			   sizeof(props));
+		return;
+	}
+	case CVMBUS_STORVSP_PROTO_END:
+		if (vp.operation == CVMBUS_VSTOR_OP_CREATE_SUB_CHANNELS) {
+			vsp_answer(vsp, pkt->trans_id, resp_size,
+				   CVMBUS_VSTOR_STATUS_INVALID_PARAMETER, NULL, 0);
+			return;
+		}
+		if (vp.operation != CVMBUS_VSTOR_OP_END_INITIALIZATION)
+			break;
+		vsp_set_proto(vsp, CVMBUS_STORVSP_PROTO_READY, 0);
+		vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_SUCCESS, NULL, 0);
+		return;
+	case CVMBUS_STORVSP_PROTO_READY:
+		switch (vp.operation) {
+		case CVMBUS_VSTOR_OP_EXECUTE_SRB:
+			vsp_handle_srb(vsp, pkt, &vp, resp_size);
+			return;
+		case CVMBUS_VSTOR_OP_RESET_LUN:
+		case CVMBUS_VSTOR_OP_RESET_ADAPTER:
+		case CVMBUS_VSTOR_OP_RESET_BUS:
+			/* Every request is completed by its worker anyway;
+			 * a reset has always been a no-op on Hyper-V too. */
+			vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_SUCCESS,
+				   NULL, 0);
+			return;
+		case CVMBUS_VSTOR_OP_CREATE_SUB_CHANNELS:
+			vsp_answer(vsp, pkt->trans_id, resp_size,
+				   CVMBUS_VSTOR_STATUS_INVALID_PARAMETER, NULL, 0);
+			return;
+		default:
+			break;
+		}
+		break;
+	}
+	CVMBUS_LOG_RL(CVMBUS_LOG_WARN, "storvsp: %s out of order",
+		      cvmbus_vstor_op_name(vp.operation));
+	vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_INVALID_DEVICE_STATE, NULL,
+		   0);
+	cvmbus_mutex_lock(&vsp->lock);
+	vsp->stats.refused++;
+	cvmbus_mutex_unlock(&vsp->lock);
+}
+
+static bool vsp_running(struct cvmbus_storvsp *vsp)
+{
+	bool r;
+
+	cvmbus_mutex_lock(&vsp->lock);
+	r = vsp->state == CVMBUS_STORVSP_RUNNING;
+	cvmbus_mutex_unlock(&vsp->lock);
+	return r;
+}
+
+static int vsp_rx_main(void *arg)
+{
+	struct cvmbus_storvsp *vsp = arg;
+	struct cvmbus_ring_packet pkt;
+	int rc;
+
+	while (vsp_running(vsp)) {
+		rc = cvmbus_channel_recv(vsp->ch, &pkt, vsp->poll_ns);
+		if (rc == -ETIMEDOUT || rc == -EAGAIN)
+			continue;
+		if (rc < 0) {
+			/* Closed or corrupt: the channel is terminal and
+			 * so is this loop; workers finish what they hold. */
+			cvmbus_log_info("storvsp: channel ended (%d)", rc);
+			return rc;
+		}
+		vsp_handle(vsp, &pkt);
+	}
+	return 0;
+}
+
+/* ---- start / stop ---------------------------------------------------------------- */
+
+int cvmbus_storvsp_start(struct cvmbus_storvsp *vsp)
+{
+	unsigned started = 0;
+	int rc;
+
+	if (!vsp)
+		return -EINVAL;
+	cvmbus_mutex_lock(&vsp->lock);
+	if (vsp->state != CVMBUS_STORVSP_STOPPED) {
+		cvmbus_mutex_unlock(&vsp->lock);
+		return -EBUSY;
+	}
+	/* A fresh table: whatever a previous stop abandoned is forgotten. */
+	vsp->nfree = 0;
+	for (unsigned i = vsp->depth; i-- > 0;) {
+		vsp->reqs[i].state = VSP_REQ_FREE;
+		vsp->free_stack[vsp->nfree++] = i;
+	}
+	vsp->fifo_head = 0;
+	vsp->fifo_len = 0;
+	vsp->in_flight = 0;
+	vsp->state = CVMBUS_STORVSP_RUNNING;
+	cvmbus_mutex_unlock(&vsp->lock);
+
+	for (; started < vsp->nworkers; started++) {
+		rc = cvmbus_thread_spawn(vsp->exec, &vsp->workers[started].thread, "storvsp-io",
+					 vsp_worker_main, &vsp->workers[started]);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = cvmbus_thread_spawn(vsp->exec, &vsp->rx_thread, "storvsp-rx", vsp_rx_main, vsp);
+	if (rc < 0)
+		goto fail;
+	return 0;
+
+fail:
+	cvmbus_mutex_lock(&vsp->lock);
+	vsp->state = CVMBUS_STORVSP_STOPPING;
+	cvmbus_mutex_unlock(&vsp->lock);
+	cvmbus_cond_broadcast(&vsp->work);
+	while (started-- > 0) {
+		(void)cvmbus_thread_join(vsp->workers[started].thread, NULL);
+		vsp->workers[started].thread = NULL;
+	}
+	cvmbus_mutex_lock(&vsp->lock);
+	vsp->state = CVMBUS_STORVSP_STOPPED;
+	cvmbus_mutex_unlock(&vsp->lock);
+	return rc;
+}
+
+void cvmbus_storvsp_stop(struct cvmbus_storvsp *vsp)
+{
+	if (!vsp)
+		return;
+	cvmbus_mutex_lock(&vsp->lock);
+	if (vsp->state != CVMBUS_STORVSP_RUNNING) {
+		cvmbus_mutex_unlock(&vsp->lock);
+		return;
+	}
+	vsp->state = CVMBUS_STORVSP_STOPPING;
+	/* Requests still in the FIFO are never started. */
+	vsp->stats.abandoned += vsp->fifo_len;
+	vsp->fifo_len = 0;
+	cvmbus_mutex_unlock(&vsp->lock);
+	cvmbus_cond_broadcast(&vsp->work);
+	cvmbus_cond_broadcast(&vsp->slot_freed);
+
+	/* The receive thread notices within one poll interval; a worker in
+	 * the middle of an I/O finishes it and then drops the completion. */
+	(void)cvmbus_thread_join(vsp->rx_thread, NULL);
+	vsp->rx_thread = NULL;
+	for (unsigned i = 0; i < vsp->nworkers; i++) {
+		(void)cvmbus_thread_join(vsp->workers[i].thread, NULL);
+		vsp->workers[i].thread = NULL;
+	}
+	cvmbus_mutex_lock(&vsp->lock);
+	vsp->state = CVMBUS_STORVSP_STOPPED;
+	cvmbus_mutex_unlock(&vsp->lock);
+}
+
+void cvmbus_storvsp_destroy(struct cvmbus_storvsp *vsp)
+{
+	if (!vsp)
+		return;
+	cvmbus_storvsp_stop(vsp);
+	cvmbus_cond_destroy(&vsp->slot_freed);
+	cvmbus_cond_destroy(&vsp->work);
+	cvmbus_mutex_destroy(&vsp->lock);
+	for (unsigned i = 0; i < vsp->nworkers; i++)
+		free(vsp->workers[i].buf);
+	for (unsigned i = 0; i < vsp->depth; i++)
+		free(vsp->reqs[i].pfns);
+	free(vsp->workers);
+	free(vsp->fifo);
+	free(vsp->free_stack);
+	free(vsp->reqs);
+	free(vsp);
+}
+
+enum cvmbus_storvsp_state cvmbus_storvsp_state(struct cvmbus_storvsp *vsp)
+{
+	enum cvmbus_storvsp_state st;
+
+	cvmbus_mutex_lock(&vsp->lock);
+	st = vsp->state;
+	cvmbus_mutex_unlock(&vsp->lock);
+	return st;
+}
+
+enum cvmbus_storvsp_proto cvmbus_storvsp_proto(struct cvmbus_storvsp *vsp)
+{
+	enum cvmbus_storvsp_proto p;
+
+	cvmbus_mutex_lock(&vsp->lock);
+	p = vsp->proto;
+	cvmbus_mutex_unlock(&vsp->lock);
+	return p;
+}
+
+uint16_t cvmbus_storvsp_version(struct cvmbus_storvsp *vsp)
+{
+	uint16_t v;
+
+	cvmbus_mutex_lock(&vsp->lock);
+	v = vsp->proto >= CVMBUS_STORVSP_PROTO_PROPERTIES ? vsp->version : 0;
+	cvmbus_mutex_unlock(&vsp->lock);
+	return v;
+}
+
+void cvmbus_storvsp_get_stats(struct cvmbus_storvsp *vsp, struct cvmbus_storvsp_stats *out)
+{
+	cvmbus_mutex_lock(&vsp->lock);
+	*out = vsp->stats;
+	cvmbus_mutex_unlock(&vsp->lock);
+}
