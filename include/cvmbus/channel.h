@@ -35,6 +35,7 @@
 #define CVMBUS_CHANNEL_WAKE_DATA  0x1u
 #define CVMBUS_CHANNEL_WAKE_SPACE 0x2u
 #define CVMBUS_CHANNEL_WAKE_CLOSE 0x4u
+#define CVMBUS_CHANNEL_WAKE_KICK  0x8u
 
 /* The default private copy buffer for inbound packets, as Linux's
  * VMBUS_DEFAULT_MAX_PKT_SIZE; devices with bigger packets ask for more. */
@@ -121,6 +122,10 @@ void cvmbus_channel_destroy(struct cvmbus_channel *ch);
 /* The peer signalled this endpoint: wake whoever waits for data or space.
  * The glue calls this from the interrupt path (an event flag found set). */
 void cvmbus_channel_notify(struct cvmbus_channel *ch);
+/* Wake a sender or receiver blocked in this channel without closing it:
+ * the wait returns -EINTR (once per kick), so a device loop can notice a
+ * stop request or a deadline of its own without polling. */
+void cvmbus_channel_kick(struct cvmbus_channel *ch);
 /* Stop: every present and future wait returns -ESHUTDOWN. Idempotent. */
 void cvmbus_channel_close(struct cvmbus_channel *ch);
 bool cvmbus_channel_is_closed(struct cvmbus_channel *ch);

@@ -86,6 +86,12 @@ void cvmbus_channel_notify(struct cvmbus_channel *ch)
 	cvmbus_doorbell_ring(&ch->wake_tx, CVMBUS_CHANNEL_WAKE_SPACE);
 }
 
+void cvmbus_channel_kick(struct cvmbus_channel *ch)
+{
+	cvmbus_doorbell_ring(&ch->wake_rx, CVMBUS_CHANNEL_WAKE_KICK);
+	cvmbus_doorbell_ring(&ch->wake_tx, CVMBUS_CHANNEL_WAKE_KICK);
+}
+
 void cvmbus_channel_close(struct cvmbus_channel *ch)
 {
 	atomic_store(&ch->closed, true);
@@ -123,6 +129,7 @@ int cvmbus_channel_send(struct cvmbus_channel *ch, const struct cvmbus_ring_outp
 {
 	uint64_t deadline = cvmbus_exec_deadline(ch->exec, timeout_ns);
 	bool signal = false, waited = false, ready;
+	uint64_t fired = 0;
 	uint32_t needed = 0;
 	size_t bytes = 0;
 	int rc;
@@ -158,10 +165,15 @@ int cvmbus_channel_send(struct cvmbus_channel *ch, const struct cvmbus_ring_outp
 		if (ready)
 			continue;
 		rc = cvmbus_doorbell_wait(&ch->wake_tx,
-					  CVMBUS_CHANNEL_WAKE_SPACE | CVMBUS_CHANNEL_WAKE_CLOSE,
-					  remaining(ch, deadline), NULL);
+					  CVMBUS_CHANNEL_WAKE_SPACE | CVMBUS_CHANNEL_WAKE_CLOSE |
+						  CVMBUS_CHANNEL_WAKE_KICK,
+					  remaining(ch, deadline), &fired);
 		if (rc < 0)
 			break;
+		if (fired & CVMBUS_CHANNEL_WAKE_KICK) {
+			rc = -EINTR;
+			break;
+		}
 	}
 	if (waited)
 		(void)cvmbus_ring_set_pending_send(&ch->rings.out, 0, &ready);
@@ -219,6 +231,7 @@ int cvmbus_channel_recv(struct cvmbus_channel *ch, struct cvmbus_ring_packet *pk
 			uint64_t timeout_ns)
 {
 	uint64_t deadline = cvmbus_exec_deadline(ch->exec, timeout_ns);
+	uint64_t fired = 0;
 	bool signal = false;
 	int rc;
 
@@ -241,10 +254,13 @@ int cvmbus_channel_recv(struct cvmbus_channel *ch, struct cvmbus_ring_packet *pk
 		if (timeout_ns == 0)
 			return -EAGAIN;
 		rc = cvmbus_doorbell_wait(&ch->wake_rx,
-					  CVMBUS_CHANNEL_WAKE_DATA | CVMBUS_CHANNEL_WAKE_CLOSE,
-					  remaining(ch, deadline), NULL);
+					  CVMBUS_CHANNEL_WAKE_DATA | CVMBUS_CHANNEL_WAKE_CLOSE |
+						  CVMBUS_CHANNEL_WAKE_KICK,
+					  remaining(ch, deadline), &fired);
 		if (rc < 0)
 			return rc;
+		if (fired & CVMBUS_CHANNEL_WAKE_KICK)
+			return -EINTR;
 	}
 
 	/* Publish the read position now, one packet at a time: the next

@@ -146,6 +146,18 @@ static void test_timeouts(void **state)
 		assert_int_equal(cvmbus_channel_send_inband(&p.guest, 0, 1, huge, sizeof(huge),
 							    SEC), -EMSGSIZE);
 	}
+	/* A kick interrupts a wait once and leaves the channel open: the
+	 * guest's ring is full, so its send waits, and the kick ends it. */
+	cvmbus_channel_kick(&p.guest);
+	assert_int_equal(cvmbus_channel_send_inband(&p.guest, 0, 1, big, sizeof(big), SEC), -EINTR);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(cvmbus_channel_recv(&p.host, &pkt, 0), 0);
+	cvmbus_channel_kick(&p.host);
+	assert_int_equal(cvmbus_channel_recv(&p.host, &pkt, SEC), -EINTR);
+	assert_false(cvmbus_channel_is_closed(&p.host));
+	assert_int_equal(cvmbus_channel_send_inband(&p.guest, 0, 9, big, sizeof(big), SEC), 0);
+	assert_int_equal(cvmbus_channel_recv(&p.host, &pkt, SEC), 0);
+	assert_int_equal(pkt.trans_id, 9);
 	cvmbus_channel_close(&p.host);
 	assert_int_equal(cvmbus_channel_recv(&p.host, &pkt, SEC), -ESHUTDOWN);
 	assert_true(cvmbus_channel_is_closed(&p.host));
