@@ -19,7 +19,10 @@
  * `ring_bench --single IMPL SIZE COUNT` runs one thread that writes and
  * reads back one packet at a time: deterministic work for
  * `valgrind --tool=callgrind` (instructions per packet), see
- * docs/BENCHMARKS.md.
+ * docs/BENCHMARKS.md. `ring_bench --callgrind [COUNT [SIZE]]` does the same
+ * for cvmbus and then DPDK in one process (default 100000 packets of
+ * 64 B), each in a loop function of its own (cg_loop_cvmbus,
+ * cg_loop_dpdk) whose inclusive count callgrind_annotate reports.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -453,52 +456,107 @@ static int map_ring(struct bench *b)
 }
 
 /* One thread, write one packet then read it back, count times: no
- * spinning, no second CPU, so instruction counts are repeatable. */
-static int single_thread(const char *impl, uint32_t size, uint64_t count)
+ * spinning, no second CPU, so instruction counts are repeatable. Each
+ * implementation's loop is a function of its own, never inlined, so that
+ * `callgrind_annotate --inclusive=yes` gives the cost of exactly that
+ * loop (write + read back + the loop itself) by name. */
+static __attribute__((noinline)) int cg_loop_cvmbus(struct bench *b, uint8_t *in, uint8_t *out,
+						     uint32_t size, uint64_t count)
 {
-	struct bench *b = bench_alloc();
-	uint8_t *in = aligned_alloc(64, MAX_SIZE), *out = aligned_alloc(64, MAX_SIZE + 64);
 	struct cvmbus_ring_packet pkt;
 	int rc = 0;
 
-	if (!b || !in || !out || map_ring(b))
-		return 1;
-	memset(in, 0xa5, size);
-	b->impl = !strcmp(impl, "dpdk") ? IMPL_DPDK : IMPL_CVMBUS;
-	b->size = size;
-	if (bench_prepare(b)) {
-		fprintf(stderr, "ring_bench: cannot set up %s\n", impl);
-		return 1;
-	}
 	for (uint64_t i = 0; i < count && rc == 0; i++) {
 		memcpy(in, &i, sizeof(i));
-		if (b->impl == IMPL_DPDK) {
-#ifdef CVMBUS_BENCH_DPDK
-			bool sig = false;
-			uint32_t len = MAX_SIZE + 64;
-			uint64_t xact;
-
-			rc = rte_vmbus_chan_send(dpdk2211_chan(&b->dw), CVMBUS_RING_PKT_INBAND, in, size,
-						 i, 0, &sig);
-			if (!rc)
-				rc = rte_vmbus_chan_recv(dpdk2211_chan(&b->dr), out, &len, &xact);
-#endif
-		} else {
-			rc = cvmbus_ring_send_inband(&b->w, 0, i, in, size, NULL, NULL);
-			if (!rc)
-				rc = cvmbus_ring_read(&b->r, out, MAX_SIZE + 64, &pkt, NULL);
-		}
+		rc = cvmbus_ring_send_inband(&b->w, 0, i, in, size, NULL, NULL);
+		if (!rc)
+			rc = cvmbus_ring_read(&b->r, out, MAX_SIZE + 64, &pkt, NULL);
+		if (!rc && (pkt.payload_len < sizeof(i) || memcmp(pkt.payload, &i, sizeof(i))))
+			rc = -EBADMSG;
 	}
-	printf("%s: %" PRIu64 " packets of %u bytes written and read back, rc %d\n", impl, count,
-	       size, rc);
+	return rc;
+}
+
+static __attribute__((noinline)) int cg_loop_dpdk(struct bench *b, uint8_t *in, uint8_t *out,
+						   uint32_t size, uint64_t count)
+{
+	int rc = -ENOSYS;
+
+#ifdef CVMBUS_BENCH_DPDK
+	rc = 0;
+	for (uint64_t i = 0; i < count && rc == 0; i++) {
+		bool sig = false;
+		uint32_t len = MAX_SIZE + 64;
+		uint64_t xact;
+
+		memcpy(in, &i, sizeof(i));
+		rc = rte_vmbus_chan_send(dpdk2211_chan(&b->dw), CVMBUS_RING_PKT_INBAND, in, size, i,
+					 0, &sig);
+		if (!rc)
+			rc = rte_vmbus_chan_recv(dpdk2211_chan(&b->dr), out, &len, &xact);
+		/* DPDK's recv copies the payload only: same check as above. */
+		if (!rc && (len < sizeof(i) || memcmp(out, &i, sizeof(i))))
+			rc = -EBADMSG;
+	}
+#else
+	(void)b, (void)in, (void)out, (void)size, (void)count;
+#endif
+	return rc;
+}
+
+static int single_thread(enum impl impl, uint32_t size, uint64_t count)
+{
+	struct bench *b = bench_alloc();
+	uint8_t *in = aligned_alloc(64, MAX_SIZE), *out = aligned_alloc(64, MAX_SIZE + 64);
+	int rc;
+
+	if (!b || !in || !out || map_ring(b))
+		return 1;
+	if (size > MAX_SIZE || size < sizeof(uint64_t)) {
+		fprintf(stderr, "ring_bench: size must be 8 .. %u\n", MAX_SIZE);
+		return 2;
+	}
+	memset(in, 0xa5, size);
+	b->impl = impl;
+	b->size = size;
+	if (bench_prepare(b)) {
+		fprintf(stderr, "ring_bench: cannot set up %s\n", impl_names[impl]);
+		return 1;
+	}
+	if (impl == IMPL_DPDK)
+		rc = cg_loop_dpdk(b, in, out, size, count);
+	else
+		rc = cg_loop_cvmbus(b, in, out, size, count);
+	printf("%s: %" PRIu64 " packets of %u bytes written and read back, rc %d\n",
+	       impl_names[impl], count, size, rc);
+	cvmbus_ring_unmap(&b->map);
+	free(b);
+	free(in);
+	free(out);
 	return rc ? 1 : 0;
+}
+
+/* --callgrind: both implementations, one after the other, in one process. */
+static int callgrind_mode(uint32_t size, uint64_t count)
+{
+	char why[128] = "";
+	int rc = single_thread(IMPL_CVMBUS, size, count);
+
+	if (rc)
+		return rc;
+	if (!dpdk_available(why, sizeof(why))) {
+		printf("DPDK: skipped: %s\n", why);
+		return 0;
+	}
+	return single_thread(IMPL_DPDK, size, count);
 }
 
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: ring_bench [--seconds S] [--reps N] [--no-pin]\n"
-		"       ring_bench --single cvmbus|dpdk SIZE COUNT   (for callgrind)\n");
+		"       ring_bench --single cvmbus|dpdk SIZE COUNT   (for callgrind)\n"
+		"       ring_bench --callgrind [COUNT [SIZE]]  (both, 100000 packets of 64 B)\n");
 }
 
 int main(int argc, char **argv)
@@ -515,8 +573,14 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--single") && i + 3 < argc)
-			return single_thread(argv[i + 1], (uint32_t)strtoul(argv[i + 2], NULL, 0),
+			return single_thread(!strcmp(argv[i + 1], "dpdk") ? IMPL_DPDK : IMPL_CVMBUS,
+					     (uint32_t)strtoul(argv[i + 2], NULL, 0),
 					     strtoull(argv[i + 3], NULL, 0));
+		if (!strcmp(argv[i], "--callgrind"))
+			return callgrind_mode(i + 2 < argc ? (uint32_t)strtoul(argv[i + 2], NULL, 0)
+							   : 64u,
+					      i + 1 < argc ? strtoull(argv[i + 1], NULL, 0)
+							   : 100000u);
 		if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
 			seconds = strtod(argv[++i], NULL);
 			if (!(seconds > 0.0 && seconds < 600.0)) {

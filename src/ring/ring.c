@@ -8,7 +8,15 @@
  * the signalling decisions of the Linux guest (hv_signal_on_write,
  * hv_pkt_iter_close, hv_begin_read/hv_end_read), which it returns instead
  * of acting on. Packet framing and validation of a copied packet live in
- * ring_packet.c.
+ * ring_packet.c (the per-packet checks inline in ring_internal.h).
+ *
+ * Speed. Every packet goes through here, so the common path is written to
+ * be short without dropping a check: the copies that do not cross the end
+ * of a ring mapped once are inline (copying a descriptor or a trailer is
+ * a move or two), a packet without a type header is written with one gathered copy
+ * (ring_tx_gather), the reader fills the caller's packet struct instead of
+ * clearing it first, and every failure path is cold and out of line.
+ * bench/ring_bench.c --callgrind counts the instructions per packet.
  *
  * Threat model. The peer endpoint (host, paravisor or another process) can
  * write any byte of the control page and the data area at any time,
@@ -86,8 +94,11 @@ static inline void ring_copy_done(void)
 	atomic_signal_fence(memory_order_seq_cst);
 }
 
-static int ring_fail(struct cvmbus_ring *r, enum cvmbus_ring_fault fault, uint32_t value,
-		     uint32_t ring_offset)
+/* Failure paths are cold: keeping them out of line keeps the per-packet
+ * code short and straight. */
+static __attribute__((noinline, cold)) int ring_fail(struct cvmbus_ring *r,
+						     enum cvmbus_ring_fault fault,
+						     uint32_t value, uint32_t ring_offset)
 {
 	r->local.state = CVMBUS_RING_STATE_CORRUPT;
 	r->local.fault.fault = fault;
@@ -96,41 +107,43 @@ static int ring_fail(struct cvmbus_ring *r, enum cvmbus_ring_fault fault, uint32
 	return -EPROTO;
 }
 
-int ring_usable(const struct cvmbus_ring *r, enum cvmbus_ring_role a, enum cvmbus_ring_role b)
+int ring_unusable(const struct cvmbus_ring *r)
 {
 	if (!r)
 		return -EINVAL;
 	if (r->local.state == CVMBUS_RING_STATE_CORRUPT)
 		return -EPROTO;
-	if (r->local.state != CVMBUS_RING_STATE_READY)
-		return -EINVAL;
-	if (r->view.role != a && r->view.role != b)
-		return -EINVAL;
-	return 0;
+	return -EINVAL; /* not initialised, or the wrong role for this call */
 }
 
 /* The peer's (or an image's) index: out of range or unaligned means the
  * peer is broken or hostile, and nothing computed from it can be trusted. */
-static int ring_check_index(struct cvmbus_ring *r, uint32_t idx, bool is_write_index)
+static __attribute__((noinline, cold)) int ring_bad_index(struct cvmbus_ring *r, uint32_t idx,
+							  bool is_write_index)
 {
 	if (idx >= r->view.size)
 		return ring_fail(r, is_write_index ? CVMBUS_RING_FAULT_WRITE_INDEX_RANGE
 						   : CVMBUS_RING_FAULT_READ_INDEX_RANGE,
 				 idx, r->local.index);
-	if (idx & 7u)
-		return ring_fail(r, is_write_index ? CVMBUS_RING_FAULT_WRITE_INDEX_ALIGN
-						   : CVMBUS_RING_FAULT_READ_INDEX_ALIGN,
-				 idx, r->local.index);
+	return ring_fail(r, is_write_index ? CVMBUS_RING_FAULT_WRITE_INDEX_ALIGN
+					   : CVMBUS_RING_FAULT_READ_INDEX_ALIGN,
+			 idx, r->local.index);
+}
+
+RING_INLINE int ring_check_index(struct cvmbus_ring *r, uint32_t idx, bool is_write_index)
+{
+	if (RING_UNLIKELY(idx >= r->view.size || (idx & 7u)))
+		return ring_bad_index(r, idx, is_write_index);
 	return 0;
 }
 
 /* Reader side: load the writer's index once ([B]), validate, cache. */
-static int ring_load_write_index(struct cvmbus_ring *r, uint32_t *out)
+RING_INLINE int ring_load_write_index(struct cvmbus_ring *r, uint32_t *out)
 {
 	uint32_t w = atomic_load_explicit(&r->view.ctl->write_index, memory_order_acquire); /* [B] */
 	int rc = ring_check_index(r, w, true);
 
-	if (rc)
+	if (RING_UNLIKELY(rc))
 		return rc;
 	r->local.peer_index = w;
 	*out = w;
@@ -138,12 +151,12 @@ static int ring_load_write_index(struct cvmbus_ring *r, uint32_t *out)
 }
 
 /* Writer side: load the reader's index once ([D]), validate, cache. */
-static int ring_load_read_index(struct cvmbus_ring *r, uint32_t *out)
+RING_INLINE int ring_load_read_index(struct cvmbus_ring *r, uint32_t *out)
 {
 	uint32_t rd = atomic_load_explicit(&r->view.ctl->read_index, memory_order_acquire); /* [D] */
 	int rc = ring_check_index(r, rd, false);
 
-	if (rc)
+	if (RING_UNLIKELY(rc))
 		return rc;
 	r->local.peer_index = rd;
 	*out = rd;
@@ -151,33 +164,44 @@ static int ring_load_read_index(struct cvmbus_ring *r, uint32_t *out)
 }
 
 /* Copies. len <= data size always (packets are bounded by the ring), so with
- * a double mapping one memcpy reaches at most into the alias. */
-static void ring_copy_in(const struct cvmbus_ring *r, uint32_t pos, const void *src, size_t len)
+ * a double mapping one memcpy reaches at most into the alias. The common
+ * case (double-mapped, or not crossing the end) is inline so that a copy
+ * of a constant size (descriptor, trailer) becomes a couple of moves; the
+ * two-piece copy around the end stays out of line. */
+static __attribute__((noinline)) void ring_copy_in_split(const struct cvmbus_ring *r,
+							 uint32_t pos, const void *src,
+							 size_t len)
 {
-	uint8_t *data = r->view.data;
+	size_t first = r->view.size - pos;
 
-	if (r->view.double_mapped || pos + len <= r->view.size) {
-		memcpy(data + pos, src, len);
-	} else {
-		size_t first = r->view.size - pos;
-
-		memcpy(data + pos, src, first);
-		memcpy(data, (const uint8_t *)src + first, len - first);
-	}
+	memcpy(r->view.data + pos, src, first);
+	memcpy(r->view.data, (const uint8_t *)src + first, len - first);
 }
 
-static void ring_copy_out(const struct cvmbus_ring *r, uint32_t pos, void *dst, size_t len)
+RING_INLINE void ring_copy_in(const struct cvmbus_ring *r, uint32_t pos, const void *src,
+			      size_t len)
 {
-	const uint8_t *data = r->view.data;
+	if (RING_LIKELY(r->view.double_mapped || pos + len <= r->view.size))
+		memcpy(r->view.data + pos, src, len);
+	else
+		ring_copy_in_split(r, pos, src, len);
+}
 
-	if (r->view.double_mapped || pos + len <= r->view.size) {
-		memcpy(dst, data + pos, len);
-	} else {
-		size_t first = r->view.size - pos;
+static __attribute__((noinline)) void ring_copy_out_split(const struct cvmbus_ring *r,
+							  uint32_t pos, void *dst, size_t len)
+{
+	size_t first = r->view.size - pos;
 
-		memcpy(dst, data + pos, first);
-		memcpy((uint8_t *)dst + first, data, len - first);
-	}
+	memcpy(dst, r->view.data + pos, first);
+	memcpy((uint8_t *)dst + first, r->view.data, len - first);
+}
+
+RING_INLINE void ring_copy_out(const struct cvmbus_ring *r, uint32_t pos, void *dst, size_t len)
+{
+	if (RING_LIKELY(r->view.double_mapped || pos + len <= r->view.size))
+		memcpy(dst, r->view.data + pos, len);
+	else
+		ring_copy_out_split(r, pos, dst, len);
 }
 
 /* ---- set-up ----------------------------------------------------------- */
@@ -327,12 +351,66 @@ void cvmbus_ring_set_test_hook(struct cvmbus_ring *r, cvmbus_ring_hook_fn *fn, v
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* Is there room for a packet taking `total` bytes at w? Free space must
+ * stay strictly greater than what we write, so full != empty. The cached
+ * read index is a validated value the reader published: space it freed
+ * stays free, so if it already shows room we need not touch the shared
+ * line. Otherwise load it once, fresh ([D]). 0, -EAGAIN or -EPROTO. */
+RING_INLINE int ring_tx_reserve(struct cvmbus_ring *r, uint32_t w, uint32_t total)
+{
+	uint32_t rd;
+	int rc;
+
+	if (RING_LIKELY(r->view.size - ring_dist(r->local.peer_index, w, r->view.size) > total))
+		return 0;
+	rc = ring_load_read_index(r, &rd); /* [D] */
+	if (RING_UNLIKELY(rc))
+		return rc;
+	if (r->view.size - ring_dist(rd, w, r->view.size) <= total)
+		return -EAGAIN;
+	return 0;
+}
+
+/* The packet from start to end (exclusive) is in the ring: publish it and
+ * make hv_signal_on_write's decision. *signal is written only on success;
+ * callers clear it first. */
+RING_INLINE int ring_tx_publish(struct cvmbus_ring *r, uint32_t start, uint32_t end,
+				bool *signal)
+{
+	struct cvmbus_ring_control *ctl = r->view.ctl;
+	uint32_t mask, rd;
+	bool sig = false;
+	int rc;
+
+	atomic_store_explicit(&ctl->write_index, end, memory_order_release); /* [A] */
+	r->local.index = end;
+
+	/* hv_signal_on_write: after a full barrier, signal only if the reader
+	 * is not masked and had consumed everything before this packet. Both
+	 * words are loaded afresh, in Linux's order: no cached value can stand
+	 * in for them (the reader may have reached `start`, or masked, since
+	 * we last looked), and the decision must be Linux's exactly. */
+	atomic_thread_fence(memory_order_seq_cst); /* [E] */
+	/* Acquire so the read_index load below is not satisfied before the
+	 * mask load (Linux's virt_rmb between the two). */
+	mask = atomic_load_explicit(&ctl->interrupt_mask, memory_order_acquire);
+	if (mask == 0) {
+		rc = ring_load_read_index(r, &rd);
+		if (RING_UNLIKELY(rc))
+			return rc;
+		sig = rd == start;
+	}
+	if (signal)
+		*signal = sig;
+	return 0;
+}
+
 int ring_tx_begin(struct cvmbus_ring *r, uint64_t body_len, struct ring_tx *tx,
 		  uint32_t *needed)
 {
 	uint64_t padded = ring_round8(body_len);
 	uint64_t total = padded + CVMBUS_RING_TRAILER_SIZE;
-	uint32_t w, rd, free_bytes;
+	uint32_t w;
 	int rc = ring_usable(r, CVMBUS_RING_WRITER, CVMBUS_RING_WRITER);
 
 	if (rc)
@@ -346,18 +424,9 @@ int ring_tx_begin(struct cvmbus_ring *r, uint64_t body_len, struct ring_tx *tx,
 		return body_len < CVMBUS_RING_DESC_SIZE ? -EINVAL : -EMSGSIZE;
 
 	w = r->local.index;
-	/* The cached read index is a validated value the reader published:
-	 * space it freed stays free, so if it already shows room we need not
-	 * touch the shared line. Otherwise load it once, fresh. */
-	free_bytes = r->view.size - ring_dist(r->local.peer_index, w, r->view.size);
-	if (free_bytes <= total) {
-		rc = ring_load_read_index(r, &rd); /* [D] */
-		if (rc)
-			return rc;
-		free_bytes = r->view.size - ring_dist(rd, w, r->view.size);
-		if (free_bytes <= total)
-			return -EAGAIN;
-	}
+	rc = ring_tx_reserve(r, w, (uint32_t)total);
+	if (rc)
+		return rc;
 	tx->r = r;
 	tx->start = w;
 	tx->pos = w;
@@ -384,10 +453,7 @@ int ring_tx_commit(struct ring_tx *tx, bool *signal)
 {
 	static const uint8_t zeros[8];
 	struct cvmbus_ring *r = tx->r;
-	struct cvmbus_ring_control *ctl = r->view.ctl;
 	uint64_t trailer = (uint64_t)tx->start << 32;
-	uint32_t mask, rd;
-	int rc;
 
 	if (signal)
 		*signal = false;
@@ -395,24 +461,78 @@ int ring_tx_commit(struct ring_tx *tx, bool *signal)
 	/* Past the padding, straight in: the trailer is not part of the body. */
 	ring_copy_in(r, tx->pos, &trailer, sizeof(trailer));
 	tx->pos = ring_advance(tx->pos, sizeof(trailer), r->view.size);
+	return ring_tx_publish(r, tx->start, tx->pos, signal);
+}
 
-	atomic_store_explicit(&ctl->write_index, tx->pos, memory_order_release); /* [A] */
-	r->local.index = tx->pos;
+/* ring_tx_gather() for a packet that crosses the end of a ring mapped once:
+ * the general path, piece by piece, each copy split where it must be. The
+ * space is already reserved. */
+static __attribute__((noinline)) int ring_tx_gather_split(struct cvmbus_ring *r,
+							  const struct cvmbus_ring_desc *d,
+							  const struct cvmbus_ring_iov *iov,
+							  size_t n, uint32_t padded,
+							  bool *signal)
+{
+	struct ring_tx tx = {
+		.r = r, .start = r->local.index, .pos = r->local.index, .padded = padded,
+	};
+	size_t i;
 
-	/* hv_signal_on_write: after a full barrier, signal only if the reader
-	 * is not masked and had consumed everything before this packet. */
-	atomic_thread_fence(memory_order_seq_cst); /* [E] */
-	/* Acquire so the read_index load below is not satisfied before the
-	 * mask load (Linux's virt_rmb between the two). */
-	mask = atomic_load_explicit(&ctl->interrupt_mask, memory_order_acquire);
-	if (mask != 0)
-		return 0;
-	rc = ring_load_read_index(r, &rd);
-	if (rc)
+	ring_tx_put(&tx, d, sizeof(*d));
+	for (i = 0; i < n; i++)
+		ring_tx_put(&tx, iov[i].base, iov[i].len);
+	return ring_tx_commit(&tx, signal);
+}
+
+int ring_tx_gather(struct cvmbus_ring *r, const struct cvmbus_ring_desc *d,
+		   const struct cvmbus_ring_iov *iov, size_t n, uint32_t payload_len,
+		   bool *signal, uint32_t *needed)
+{
+	/* payload_len <= CVMBUS_RING_MAX_PACKET_LEN - 16 (the caller checked),
+	 * so none of these can wrap a u32. */
+	uint32_t body = CVMBUS_RING_DESC_SIZE + payload_len;
+	uint32_t padded = (uint32_t)ring_round8(body);
+	uint32_t total = padded + CVMBUS_RING_TRAILER_SIZE;
+	uint32_t w = r->local.index, end, off;
+	uint64_t trailer = (uint64_t)w << 32, zero = 0;
+	uint8_t *p;
+	size_t i;
+	int rc;
+
+	if (needed)
+		*needed = total;
+	if (RING_UNLIKELY(total > r->view.size - CVMBUS_RING_TRAILER_SIZE))
+		return -EMSGSIZE; /* as ring_tx_begin: it can never fit */
+	rc = ring_tx_reserve(r, w, total);
+	if (RING_UNLIKELY(rc))
 		return rc;
-	if (signal)
-		*signal = rd == tx->start;
-	return 0;
+	if (RING_UNLIKELY(!r->view.double_mapped && (uint64_t)w + total > r->view.size))
+		return ring_tx_gather_split(r, d, iov, n, padded, signal);
+
+	/* The whole packet is one run of bytes at p (through the alias when
+	 * double-mapped): descriptor, payload, padding and trailer go in with
+	 * plain stores, none visible to the reader before [A]. The padding is
+	 * zeroed first with one 8-byte store over the body's last unit, and
+	 * the payload then overwrites its head; that unit lies after the
+	 * descriptor (padded > body >= 17 means padded - 8 >= 16). */
+	p = r->view.data + w;
+	memcpy(p, d, sizeof(*d));
+	if (padded != body)
+		memcpy(p + padded - sizeof(zero), &zero, sizeof(zero));
+	off = CVMBUS_RING_DESC_SIZE;
+	for (i = 0; i < n; i++) {
+		/* The pieces add up to payload_len (the caller's contract, as
+		 * for ring_tx_put()); checked anyway, so that a bug in this
+		 * layer can never write past the space reserved. */
+		assert(iov[i].len <= body - off);
+		if (iov[i].len == 0 || iov[i].len > body - off)
+			continue;
+		memcpy(p + off, iov[i].base, iov[i].len);
+		off += (uint32_t)iov[i].len;
+	}
+	memcpy(p + padded, &trailer, sizeof(trailer));
+	end = ring_advance(w, total, r->view.size);
+	return ring_tx_publish(r, w, end, signal);
 }
 
 int cvmbus_ring_set_pending_send(struct cvmbus_ring *r, uint32_t bytes, bool *ready)
@@ -463,110 +583,123 @@ int cvmbus_ring_writable(struct cvmbus_ring *r, uint32_t *free_bytes)
 
 /* ---- reading ---------------------------------------------------------- */
 
+/* A packet was refused: clear what the caller may look at, then go
+ * CORRUPT. Cold and out of line; the good path never clears pkt. */
+static __attribute__((noinline, cold)) int ring_fetch_fail(struct cvmbus_ring *r,
+							   struct cvmbus_ring_packet *pkt,
+							   enum cvmbus_ring_fault fault,
+							   uint32_t value, uint32_t pos)
+{
+	memset(pkt, 0, sizeof(*pkt));
+	return ring_fail(r, fault, value, pos);
+}
+
 /* Copy and validate the packet at pos, with avail bytes readable there
  * (avail > 0). The descriptor is read from shared memory exactly once, into
- * a local; the body after it exactly once, into buf; the trailer once. */
-static int ring_fetch(struct cvmbus_ring *r, uint32_t pos, uint32_t avail, void *buf,
-		      size_t buflen, struct cvmbus_ring_packet *pkt)
+ * a local; the body after it exactly once, into buf; the trailer once.
+ * On success every field of pkt is written (ring_body_parse() fills all
+ * but the three set here), so it is not cleared first; on -ENOBUFS it says
+ * only the sizes, on -EPROTO it is cleared. */
+RING_INLINE int ring_fetch(struct cvmbus_ring *r, uint32_t pos, uint32_t avail, void *buf,
+			   size_t buflen, struct cvmbus_ring_packet *pkt)
 {
-	struct cvmbus_ring_fault_info f = { 0 };
+	struct cvmbus_ring_fault_info f;
 	struct cvmbus_ring_desc d;
 	uint64_t trailer;
 	uint32_t len;
 
-	memset(pkt, 0, sizeof(*pkt));
-	if (avail < CVMBUS_RING_MIN_PACKET)
-		return ring_fail(r, CVMBUS_RING_FAULT_SHORT_DATA, avail, pos);
+	if (RING_UNLIKELY(avail < CVMBUS_RING_MIN_PACKET))
+		return ring_fetch_fail(r, pkt, CVMBUS_RING_FAULT_SHORT_DATA, avail, pos);
 
 	ring_copy_out(r, pos, &d, sizeof(d));
 	ring_copy_done();
-	if (r->view.hook)
+	if (RING_UNLIKELY(r->view.hook != NULL))
 		r->view.hook(r->view.hook_arg, CVMBUS_RING_HOOK_DESC_COPIED, pos);
-	if (!ring_desc_check(&d, avail, r->view.size, &f))
-		return ring_fail(r, f.fault, f.value, pos);
+	if (RING_UNLIKELY(!ring_desc_check(&d, avail, r->view.size, &f)))
+		return ring_fetch_fail(r, pkt, f.fault, f.value, pos);
 
 	len = (uint32_t)d.len8 * 8u;
-	pkt->len = len;
-	pkt->total = len + CVMBUS_RING_TRAILER_SIZE;
-	pkt->ring_offset = pos;
-	if (!buf || buflen < len)
+	if (RING_UNLIKELY(!buf || buflen < len)) {
+		memset(pkt, 0, sizeof(*pkt));
+		pkt->len = len;
+		pkt->total = len + CVMBUS_RING_TRAILER_SIZE;
+		pkt->ring_offset = pos;
 		return -ENOBUFS;
+	}
 
+	/* The checked local descriptor goes into the copy, the rest of the
+	 * packet after it: the descriptor is never read from the ring twice. */
 	memcpy(buf, &d, sizeof(d));
 	ring_copy_out(r, ring_advance(pos, sizeof(d), r->view.size), (uint8_t *)buf + sizeof(d),
 		      len - sizeof(d));
 	ring_copy_out(r, ring_advance(pos, len, r->view.size), &trailer, sizeof(trailer));
 	ring_copy_done();
-	if (r->view.hook)
+	if (RING_UNLIKELY(r->view.hook != NULL))
 		r->view.hook(r->view.hook_arg, CVMBUS_RING_HOOK_PACKET_COPIED, pos);
 
-	if (!ring_body_parse(buf, len, pkt, &f))
-		return ring_fail(r, f.fault, f.value, pos);
 	pkt->ring_offset = pos;
 	pkt->total = len + CVMBUS_RING_TRAILER_SIZE;
+	if (RING_UNLIKELY(!ring_body_parse(buf, len, pkt, &f))) {
+		/* As before this change: the fields the parse filled stay, the
+		 * trailer of a refused packet is not reported. */
+		pkt->trailer = 0;
+		return ring_fail(r, f.fault, f.value, pos);
+	}
 	pkt->trailer = trailer;
 	return 0;
 }
 
-int cvmbus_ring_recv(struct cvmbus_ring *r, void *buf, size_t buflen,
-		     struct cvmbus_ring_packet *pkt)
+/* cvmbus_ring_recv() for an endpoint already known to be a READY reader. */
+RING_INLINE int ring_recv_ready(struct cvmbus_ring *r, void *buf, size_t buflen,
+				struct cvmbus_ring_packet *pkt)
 {
-	uint32_t pos, w, avail;
-	int rc = ring_usable(r, CVMBUS_RING_READER, CVMBUS_RING_READER);
+	uint32_t pos = r->local.index, w, avail;
+	int rc;
 
-	if (rc)
-		return rc;
-	if (!pkt)
-		return -EINVAL;
-	pos = r->local.index;
 	/* A legitimate writer moves write_index only to packet boundaries,
 	 * so the cached (validated) value bounds whole packets: reuse it and
 	 * load afresh only when it shows nothing left. */
 	avail = ring_dist(pos, r->local.peer_index, r->view.size);
 	if (avail == 0) {
 		rc = ring_load_write_index(r, &w); /* [B] */
-		if (rc)
+		if (RING_UNLIKELY(rc))
 			return rc;
 		avail = ring_dist(pos, w, r->view.size);
 		if (avail == 0)
 			return -EAGAIN;
 	}
 	rc = ring_fetch(r, pos, avail, buf, buflen, pkt);
-	if (rc)
+	if (RING_UNLIKELY(rc))
 		return rc;
 	r->local.index = ring_advance(pos, pkt->total, r->view.size);
 	return 0;
 }
 
-int cvmbus_ring_commit(struct cvmbus_ring *r, bool *signal)
+int cvmbus_ring_recv(struct cvmbus_ring *r, void *buf, size_t buflen,
+		     struct cvmbus_ring_packet *pkt)
 {
-	struct cvmbus_ring_control *ctl;
-	uint32_t start, now, pending, w, free_now, bytes_read;
 	int rc = ring_usable(r, CVMBUS_RING_READER, CVMBUS_RING_READER);
 
-	if (signal)
-		*signal = false;
 	if (rc)
 		return rc;
-	ctl = r->view.ctl;
-	start = r->local.published;
-	now = r->local.index;
-	if (now == start)
-		return 0; /* nothing read: Linux would find no transition either */
+	if (!pkt)
+		return -EINVAL;
+	return ring_recv_ready(r, buf, buflen, pkt);
+}
 
-	atomic_store_explicit(&ctl->read_index, now, memory_order_release); /* [C] */
-	r->local.published = now;
+/* The rest of hv_pkt_iter_close once a writer is waiting (pending != 0):
+ * rare, so out of line. write_index is loaded afresh rather than taken
+ * from the cache: the free space that decides is the space now. (A cached
+ * value could only ever prove "still not enough", and only for an honest
+ * writer; the load is cheap here, since the writer is stalled and we have
+ * just written the line, so we keep Linux's computation as it is.) */
+static __attribute__((noinline)) int ring_commit_pending(struct cvmbus_ring *r, uint32_t start,
+							 uint32_t now, uint32_t pending,
+							 bool *signal)
+{
+	uint32_t w, free_now, bytes_read;
+	int rc = ring_load_write_index(r, &w);
 
-	/* hv_pkt_iter_close. A writer without the feature polls instead. */
-	if (!(atomic_load_explicit(&ctl->feature_bits, memory_order_relaxed) &
-	      CVMBUS_RING_FEATURE_PENDING_SEND_SZ))
-		return 0;
-	atomic_thread_fence(memory_order_seq_cst); /* [G] */
-	/* Acquire: the write_index load below must follow this one. */
-	pending = atomic_load_explicit(&ctl->pending_send_sz, memory_order_acquire);
-	if (pending == 0)
-		return 0;
-	rc = ring_load_write_index(r, &w);
 	if (rc)
 		return rc;
 	free_now = r->view.size - ring_dist(now, w, r->view.size);
@@ -583,17 +716,60 @@ int cvmbus_ring_commit(struct cvmbus_ring *r, bool *signal)
 	return 0;
 }
 
-int cvmbus_ring_read(struct cvmbus_ring *r, void *buf, size_t buflen,
-		     struct cvmbus_ring_packet *pkt, bool *signal)
+/* cvmbus_ring_commit() for a READY reader; *signal already cleared. */
+RING_INLINE int ring_commit_ready(struct cvmbus_ring *r, bool *signal)
 {
-	int rc;
+	struct cvmbus_ring_control *ctl = r->view.ctl;
+	uint32_t start = r->local.published, now = r->local.index, pending;
+
+	if (now == start)
+		return 0; /* nothing read: Linux would find no transition either */
+
+	atomic_store_explicit(&ctl->read_index, now, memory_order_release); /* [C] */
+	r->local.published = now;
+
+	/* hv_pkt_iter_close. A writer without the feature polls instead.
+	 * feature_bits sits on the control page's second line, which nobody
+	 * writes after set-up, so this load does not contend. */
+	if (!(atomic_load_explicit(&ctl->feature_bits, memory_order_relaxed) &
+	      CVMBUS_RING_FEATURE_PENDING_SEND_SZ))
+		return 0;
+	atomic_thread_fence(memory_order_seq_cst); /* [G] */
+	/* Acquire: the write_index load in ring_commit_pending must follow. */
+	pending = atomic_load_explicit(&ctl->pending_send_sz, memory_order_acquire);
+	if (RING_LIKELY(pending == 0))
+		return 0;
+	return ring_commit_pending(r, start, now, pending, signal);
+}
+
+int cvmbus_ring_commit(struct cvmbus_ring *r, bool *signal)
+{
+	int rc = ring_usable(r, CVMBUS_RING_READER, CVMBUS_RING_READER);
 
 	if (signal)
 		*signal = false;
-	rc = cvmbus_ring_recv(r, buf, buflen, pkt);
 	if (rc)
 		return rc;
-	return cvmbus_ring_commit(r, signal);
+	return ring_commit_ready(r, signal);
+}
+
+int cvmbus_ring_read(struct cvmbus_ring *r, void *buf, size_t buflen,
+		     struct cvmbus_ring_packet *pkt, bool *signal)
+{
+	int rc = ring_usable(r, CVMBUS_RING_READER, CVMBUS_RING_READER);
+
+	if (signal)
+		*signal = false;
+	if (RING_UNLIKELY(rc))
+		return rc;
+	if (RING_UNLIKELY(!pkt))
+		return -EINVAL;
+	/* recv then commit, as the two public calls would do, with the
+	 * endpoint checked once: a successful recv leaves it READY. */
+	rc = ring_recv_ready(r, buf, buflen, pkt);
+	if (rc)
+		return rc;
+	return ring_commit_ready(r, signal);
 }
 
 int cvmbus_ring_begin_read(struct cvmbus_ring *r)

@@ -8,6 +8,13 @@
  * shared memory: every parse works on a copy, so a peer rewriting the ring
  * meanwhile cannot change what we decide.
  *
+ * The descriptor check (ring_desc_check) and the parse of a copied packet
+ * (ring_body_parse) are inline in ring_internal.h, so that the reader in
+ * ring.c runs them on every packet without a call; the parsers of the two
+ * type headers (GPA direct, transfer pages) stay here. Packets without a
+ * type header are framed here and gathered into the ring in one call
+ * (ring_tx_gather); the others go piece by piece through ring_tx_*.
+ *
  * Validation follows the hardened readers (OpenVMM's vmbus_ring, mu_msvm's
  * EmclDxe): offset8 >= 2, len8 >= offset8, the whole packet within the
  * readable bytes and the ring, known types and flags only, and type headers
@@ -48,20 +55,6 @@ const char *cvmbus_ring_fault_str(enum cvmbus_ring_fault fault)
 	return ring_fault_names[fault];
 }
 
-bool ring_type_known(uint16_t type)
-{
-	return type == CVMBUS_RING_PKT_INBAND || type == CVMBUS_RING_PKT_XFER_PAGES ||
-	       type == CVMBUS_RING_PKT_GPA_DIRECT || type == CVMBUS_RING_PKT_COMPLETION;
-}
-
-static bool ring_bad(struct cvmbus_ring_fault_info *f, enum cvmbus_ring_fault fault,
-		     uint32_t value)
-{
-	f->fault = fault;
-	f->value = value;
-	return false;
-}
-
 /* Pages a GPA range touches: its first page plus whatever byte_count spills
  * into. 64-bit so that hostile values cannot wrap. */
 static uint64_t ring_gpa_pages(uint32_t byte_offset, uint32_t byte_count)
@@ -72,35 +65,13 @@ static uint64_t ring_gpa_pages(uint32_t byte_offset, uint32_t byte_count)
 
 /* ---- validating a copy ------------------------------------------------ */
 
-bool ring_desc_check(const struct cvmbus_ring_desc *d, uint32_t avail, uint32_t data_size,
-		     struct cvmbus_ring_fault_info *f)
-{
-	uint64_t total = (uint64_t)d->len8 * 8u + CVMBUS_RING_TRAILER_SIZE;
-
-	if (d->offset8 < CVMBUS_RING_DESC_SIZE / 8)
-		return ring_bad(f, CVMBUS_RING_FAULT_OFFSET8, d->offset8);
-	if (d->len8 < d->offset8)
-		return ring_bad(f, CVMBUS_RING_FAULT_LEN8, d->len8);
-	/* A writer needs free > total and free <= size, so nothing above
-	 * size - 8 can have been written by a correct peer. */
-	if (total > (uint64_t)data_size - CVMBUS_RING_TRAILER_SIZE)
-		return ring_bad(f, CVMBUS_RING_FAULT_TOO_BIG, (uint32_t)total);
-	if (total > avail)
-		return ring_bad(f, CVMBUS_RING_FAULT_TRUNCATED, (uint32_t)total);
-	if (!ring_type_known(d->type))
-		return ring_bad(f, CVMBUS_RING_FAULT_TYPE, d->type);
-	if (d->flags & ~(uint16_t)CVMBUS_RING_PKT_FLAG_COMPLETION_REQUESTED)
-		return ring_bad(f, CVMBUS_RING_FAULT_FLAGS, d->flags);
-	return true;
-}
-
 /* GPA direct: header {reserved, range_count}, then ranges of
  * {byte_count, byte_offset, pfn[pages]} that must all end by offset8 * 8.
  * Bytes after the last range are tolerated (as OpenVMM does). Each range
  * consumes at least 16 bytes, so a hostile range_count cannot make the loop
  * run longer than the header allows. */
-static bool ring_parse_gpa(const uint8_t *hdr, uint32_t hdr_len, struct cvmbus_ring_packet *pkt,
-			   struct cvmbus_ring_fault_info *f)
+bool ring_parse_gpa(const uint8_t *hdr, uint32_t hdr_len, struct cvmbus_ring_packet *pkt,
+		    struct cvmbus_ring_fault_info *f)
 {
 	struct cvmbus_ring_gpa_direct_header gh;
 	uint64_t p = sizeof(gh);
@@ -133,8 +104,8 @@ static bool ring_parse_gpa(const uint8_t *hdr, uint32_t hdr_len, struct cvmbus_r
 	return true;
 }
 
-static bool ring_parse_xfer(const uint8_t *hdr, uint32_t hdr_len, struct cvmbus_ring_packet *pkt,
-			    struct cvmbus_ring_fault_info *f)
+bool ring_parse_xfer(const uint8_t *hdr, uint32_t hdr_len, struct cvmbus_ring_packet *pkt,
+		     struct cvmbus_ring_fault_info *f)
 {
 	struct cvmbus_ring_xfer_header xh;
 
@@ -150,42 +121,6 @@ static bool ring_parse_xfer(const uint8_t *hdr, uint32_t hdr_len, struct cvmbus_
 	pkt->ranges = hdr + sizeof(xh);
 	pkt->ranges_len = xh.range_count * (uint32_t)sizeof(struct cvmbus_ring_xfer_range);
 	return true;
-}
-
-bool ring_body_parse(const uint8_t *copy, uint32_t len, struct cvmbus_ring_packet *pkt,
-		     struct cvmbus_ring_fault_info *f)
-{
-	struct cvmbus_ring_desc d;
-	uint32_t off;
-
-	/* Same bytes ring_desc_check() saw: ring.c put its local descriptor
-	 * into the copy rather than copying it from the ring a second time. */
-	memcpy(&d, copy, sizeof(d));
-	off = (uint32_t)d.offset8 * 8u;
-	pkt->type = d.type;
-	pkt->flags = d.flags;
-	pkt->trans_id = d.trans_id;
-	pkt->len = len;
-	pkt->bytes = copy;
-	pkt->header = copy + CVMBUS_RING_DESC_SIZE;
-	pkt->header_len = off - CVMBUS_RING_DESC_SIZE;
-	pkt->payload = copy + off;
-	pkt->payload_len = len - off;
-	pkt->range_count = 0;
-	pkt->xfer_set_id = 0;
-	pkt->ranges = NULL;
-	pkt->ranges_len = 0;
-
-	switch (d.type) {
-	case CVMBUS_RING_PKT_GPA_DIRECT:
-		return ring_parse_gpa(pkt->header, pkt->header_len, pkt, f);
-	case CVMBUS_RING_PKT_XFER_PAGES:
-		return ring_parse_xfer(pkt->header, pkt->header_len, pkt, f);
-	default:
-		/* In-band and completion: any header bytes are the sender's
-		 * business; the payload starts at offset8 * 8 regardless. */
-		return true;
-	}
 }
 
 /* ---- reading ranges out of a parsed copy ------------------------------ */
@@ -348,6 +283,11 @@ int cvmbus_ring_send(struct cvmbus_ring *r, const struct cvmbus_ring_outpkt *p, 
 	d.flags = p->flags;
 	d.trans_id = p->trans_id;
 
+	/* No type header: descriptor and payload in one gathered copy. */
+	if (p->type == CVMBUS_RING_PKT_INBAND || p->type == CVMBUS_RING_PKT_COMPLETION)
+		return ring_tx_gather(r, &d, p->payload, p->payload_count, (uint32_t)payload_len,
+				      signal, needed);
+
 	rc = ring_tx_begin(r, body, &tx, needed);
 	if (rc)
 		return rc;
@@ -378,19 +318,40 @@ int cvmbus_ring_send(struct cvmbus_ring *r, const struct cvmbus_ring_outpkt *p, 
 	return ring_tx_commit(&tx, signal);
 }
 
+/* The common case, without the general path's outpkt, iov walk and type
+ * switch: the same argument checks in the same order (so the same errors),
+ * the descriptor built here, and one gathered copy into the ring. */
 int cvmbus_ring_send_inband(struct cvmbus_ring *r, uint16_t flags, uint64_t trans_id,
 			    const void *data, size_t len, bool *signal, uint32_t *needed)
 {
 	struct cvmbus_ring_iov iov = { .base = data, .len = len };
-	struct cvmbus_ring_outpkt p = {
-		.type = CVMBUS_RING_PKT_INBAND,
-		.flags = flags,
-		.trans_id = trans_id,
-		.payload = &iov,
-		.payload_count = len ? 1 : 0,
-	};
+	struct cvmbus_ring_desc d;
+	uint64_t padded;
+	int rc;
 
-	return cvmbus_ring_send(r, &p, signal, needed);
+	if (signal)
+		*signal = false;
+	rc = ring_usable(r, CVMBUS_RING_WRITER, CVMBUS_RING_WRITER);
+	if (RING_UNLIKELY(rc))
+		return rc;
+	if (RING_UNLIKELY(flags & ~(uint16_t)CVMBUS_RING_PKT_FLAG_COMPLETION_REQUESTED))
+		return -EINVAL;
+	if (RING_UNLIKELY(len && !data))
+		return -EINVAL;
+	if (RING_UNLIKELY(len > CVMBUS_RING_MAX_PACKET_LEN))
+		return -EMSGSIZE;
+	padded = ring_round8(CVMBUS_RING_DESC_SIZE + (uint64_t)len);
+	if (RING_UNLIKELY(padded > CVMBUS_RING_MAX_PACKET_LEN)) {
+		if (needed)
+			*needed = (uint32_t)(padded + CVMBUS_RING_TRAILER_SIZE);
+		return -EMSGSIZE;
+	}
+	d.type = CVMBUS_RING_PKT_INBAND;
+	d.offset8 = CVMBUS_RING_DESC_SIZE / 8u;
+	d.len8 = (uint16_t)(padded / 8u);
+	d.flags = flags;
+	d.trans_id = trans_id;
+	return ring_tx_gather(r, &d, &iov, len ? 1 : 0, (uint32_t)len, signal, needed);
 }
 
 int cvmbus_ring_write(struct cvmbus_ring *r, const struct cvmbus_ring_iov *iov, size_t iovcnt,
