@@ -91,6 +91,15 @@ static uint16_t hc_post_message(struct cvmbus_platform *p, const struct hw_origi
 		 * behalf, through its own (host-visible) path. */
 		int rc;
 
+		/* Except on the connection the host keeps for the paravisor's
+		 * own relay: forwarded, the guest's message would arrive as
+		 * the paravisor's, and the host would take the guest for the
+		 * relay. The paravisor answers as if no such port existed. */
+		if (copy->connection_id == VMBUS_MESSAGE_REDIRECT_CONNECTION_ID) {
+			ev->note = "guest post to the relay's connection refused";
+			return HV_STATUS_INVALID_CONNECTION_ID;
+		}
+
 		ev->to = CVMBUS_MEM_PARTY_PARAVISOR;
 		ev->note = "forwarded to the host";
 		rc = cvmbus_hv_post_message_from(p, CVMBUS_MEM_PARTY_PARAVISOR, o->vp,

@@ -201,6 +201,44 @@ static void test_trap_to_host_port_is_forwarded_visibly(void **state)
 	fx_close(&fx);
 }
 
+/* The host's connection for the paravisor's relay (0x800074) is not the
+ * guest's to use: a trapped guest post there is refused by the paravisor
+ * instead of being forwarded as if the paravisor had sent it. */
+static void test_trap_to_relay_connection_refused(void **state)
+{
+	struct fixture fx;
+	struct got relay = { 0 };
+	struct cvmbus_port_config pc = {
+		.connection_id = VMBUS_MESSAGE_REDIRECT_CONNECTION_ID,
+		.kind = CVMBUS_PORT_MESSAGE,
+		.owner = CVMBUS_MEM_PARTY_HOST,
+		.on_message = on_message,
+		.ctx = &relay,
+	};
+	uint16_t st = 0;
+
+	(void)state;
+	fx_open(&fx, CVMBUS_ARCH_X86_64, HV_ISOLATION_TYPE_SNP, true, CVMBUS_MEM_PARTY_HOST);
+	cvmbus_completion_init(&relay.done, fx.exec, "relay");
+	assert_int_equal(cvmbus_port_add(fx.p, &pc), 0);
+	assert_int_equal(cvmbus_hv_post_message(fx.p, 0, CVMBUS_PATH_PARAVISOR_TRAP,
+						VMBUS_MESSAGE_REDIRECT_CONNECTION_ID, HVMSG_VMBUS,
+						secret, sizeof(secret), &st), 0);
+	assert_int_equal(st, HV_STATUS_INVALID_CONNECTION_ID);
+	/* The paravisor's own post there still goes through. */
+	assert_int_equal(cvmbus_hv_post_message_from(fx.p, CVMBUS_MEM_PARTY_PARAVISOR, 0,
+						     VMBUS_MESSAGE_REDIRECT_CONNECTION_ID,
+						     HVMSG_VMBUS, secret, sizeof(secret), &st), 0);
+	assert_int_equal(st, HV_STATUS_SUCCESS);
+	assert_int_equal(cvmbus_completion_wait(&relay.done, CVMBUS_EXEC_FOREVER), 0);
+	assert_int_equal(atomic_load(&relay.n), 1);
+	assert_int_equal(relay.last.from, CVMBUS_MEM_PARTY_PARAVISOR);
+	/* The port goes before its completion, the executor last. */
+	assert_int_equal(cvmbus_port_remove(fx.p, VMBUS_MESSAGE_REDIRECT_CONNECTION_ID), 0);
+	cvmbus_completion_destroy(&relay.done);
+	fx_close(&fx);
+}
+
 static void test_tdx_paths_recorded(void **state)
 {
 	struct fixture fx;
@@ -403,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_trap_post_leaves_no_host_visible_byte_snp),
 		cmocka_unit_test(test_trap_post_leaves_no_host_visible_byte_tdx),
 		cmocka_unit_test(test_trap_to_host_port_is_forwarded_visibly),
+		cmocka_unit_test(test_trap_to_relay_connection_refused),
 		cmocka_unit_test(test_tdx_paths_recorded),
 		cmocka_unit_test(test_arm64_paths_recorded),
 		cmocka_unit_test(test_impossible_paths_refused_and_traced),
