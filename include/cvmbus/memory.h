@@ -216,6 +216,18 @@ int cvmbus_mem_make_shared(struct cvmbus_mem *mem, enum cvmbus_mem_party party,
 int cvmbus_mem_make_private(struct cvmbus_mem *mem, enum cvmbus_mem_party party,
 			    uint64_t gpa, uint64_t npages);
 
+/*
+ * Pin pages a server has mapped (the rings and buffers of an open channel)
+ * so that their visibility cannot change under the mapping: a transition
+ * that would change a pinned page fails with -EBUSY and changes nothing. A
+ * guest that tries to take back a page the host still uses gets an error,
+ * not a host that faults. Pins count; unpin what you pinned. -EINVAL for a
+ * range outside the partition or an unpin below zero, -EOVERFLOW past
+ * 65535 pins of one page.
+ */
+int cvmbus_mem_pin(struct cvmbus_mem *mem, uint64_t gpa, uint64_t npages);
+int cvmbus_mem_unpin(struct cvmbus_mem *mem, uint64_t gpa, uint64_t npages);
+
 /* ---- exposure account -------------------------------------------------- */
 
 int cvmbus_mem_exposure_page(struct cvmbus_mem *mem, uint64_t gpa,

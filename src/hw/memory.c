@@ -193,7 +193,8 @@ int cvmbus_mem_create(const struct cvmbus_mem_config *cfg, struct cvmbus_mem **o
 	mem->pg = calloc(mem->pages, sizeof(*mem->pg));
 	mem->expo = calloc(mem->pages, sizeof(*mem->expo));
 	mem->alloc_bitmap = calloc((mem->pages + 63) / 64, sizeof(uint64_t));
-	if (!mem->pg || !mem->expo || !mem->alloc_bitmap) {
+	mem->pins = calloc(mem->pages, sizeof(*mem->pins));
+	if (!mem->pg || !mem->expo || !mem->alloc_bitmap || !mem->pins) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -254,6 +255,7 @@ fail:
 		close(mem->shared_fd);
 	if (mem->private_fd >= 0)
 		close(mem->private_fd);
+	free(mem->pins);
 	free(mem->alloc_bitmap);
 	free(mem->expo);
 	free(mem->pg);
@@ -271,6 +273,7 @@ void cvmbus_mem_destroy(struct cvmbus_mem *mem)
 	close(mem->shared_fd);
 	close(mem->private_fd);
 	pthread_mutex_destroy(&mem->lock);
+	free(mem->pins);
 	free(mem->alloc_bitmap);
 	free(mem->expo);
 	free((void *)mem->pg);
@@ -655,7 +658,9 @@ int cvmbus_mem_set_visibility(struct cvmbus_mem *mem, enum cvmbus_mem_party part
 		goto unlock;
 	}
 	for (size_t i = 0; i < count; i++) {
-		if (mem_pg_state(mem->pg, pages[i]) == CVMBUS_MEM_PAGE_NOT_PRESENT) {
+		uint32_t st = mem_pg_state(mem->pg, pages[i]);
+
+		if (st == CVMBUS_MEM_PAGE_NOT_PRESENT || (st != target && mem->pins[pages[i]])) {
 			rc = -EBUSY;
 			goto unlock;
 		}
@@ -711,6 +716,48 @@ out:
 	free(in);
 	free(pages);
 	return rc;
+}
+
+/* ---- pins ------------------------------------------------------------------ */
+
+static int pin_range(struct cvmbus_mem *mem, uint64_t gpa, uint64_t npages, int delta)
+{
+	uint64_t first;
+	int rc = 0;
+
+	if (!mem || gpa % PAGE || !npages || gpa / PAGE >= mem->pages ||
+	    npages > mem->pages - gpa / PAGE)
+		return -EINVAL;
+	first = gpa / PAGE;
+	pthread_mutex_lock(&mem->lock);
+	/* Check the whole range first so that a failure changes nothing. */
+	for (uint64_t i = 0; i < npages; i++) {
+		uint16_t n = mem->pins[first + i];
+
+		if (delta < 0 && n == 0) {
+			rc = -EINVAL;
+			goto out;
+		}
+		if (delta > 0 && n == UINT16_MAX) {
+			rc = -EOVERFLOW;
+			goto out;
+		}
+	}
+	for (uint64_t i = 0; i < npages; i++)
+		mem->pins[first + i] = (uint16_t)(mem->pins[first + i] + delta);
+out:
+	pthread_mutex_unlock(&mem->lock);
+	return rc;
+}
+
+int cvmbus_mem_pin(struct cvmbus_mem *mem, uint64_t gpa, uint64_t npages)
+{
+	return pin_range(mem, gpa, npages, 1);
+}
+
+int cvmbus_mem_unpin(struct cvmbus_mem *mem, uint64_t gpa, uint64_t npages)
+{
+	return pin_range(mem, gpa, npages, -1);
 }
 
 static int visibility_range(struct cvmbus_mem *mem, enum cvmbus_mem_party party,

@@ -132,6 +132,10 @@ struct cvmbus_mem {
 	struct mem_totals by_party[CVMBUS_MEM_PARTY_COUNT];
 	struct mem_totals total;
 	uint64_t *alloc_bitmap; /* one bit per page, set = allocated */
+	/* Pages a server has mapped (a ring, a GPADL in use): a transition of
+	 * a pinned page is refused (-EBUSY), as a host that holds a page
+	 * would refuse to let it change under a live mapping. */
+	uint16_t *pins;
 
 	/* Statistics read without the lock. */
 	_Atomic uint64_t visibility_calls;

@@ -653,11 +653,13 @@ static int apply_completion(struct cvmbus_server_glue *g, const struct sg_work *
 		}
 		break;
 	case SG_W_TEARDOWN_DONE:
-		rc = cvmbus_server_gpadl_teardown_complete(g->srv, w->client, w->relid,
-							   w->gpadl_id);
+		/* Forget (and unpin) the pages before GpadlTorndown goes out:
+		 * the guest makes them private as soon as it reads it. */
 		r = sg_gpadl_find(g, w->client, w->gpadl_id);
 		if (r)
 			sg_gpadl_remove(g, r);
+		rc = cvmbus_server_gpadl_teardown_complete(g->srv, w->client, w->relid,
+							   w->gpadl_id);
 		break;
 	case SG_W_MODIFY_DONE:
 		rc = cvmbus_server_modify_complete(g->srv, w->relid, w->status);

@@ -61,6 +61,9 @@ struct sg_gpadl {
 	bool ring;           /* mapped as the ring of an open channel */
 	bool looked_up;      /* handed to a device (pfns must stay valid) */
 	bool teardown_pending; /* deferred until its channel closes */
+	/* PFNs [0, pinned) are pinned in partition memory: while this record
+	 * lives their visibility cannot change under the server. */
+	uint32_t pinned;
 };
 
 enum sg_chan_kind {

@@ -80,8 +80,10 @@ struct sg_gpadl *sg_gpadl_find(struct cvmbus_server_glue *g, uint32_t client, ui
 	return NULL;
 }
 
-static void gpadl_free(struct sg_gpadl *r)
+static void gpadl_free(struct cvmbus_server_glue *g, struct sg_gpadl *r)
 {
+	for (uint32_t i = 0; i < r->pinned; i++)
+		(void)cvmbus_mem_unpin(g->mem, r->pfns[i] << CVMBUS_MEM_PAGE_SHIFT, 1);
 	free(r->pfns);
 	free(r);
 }
@@ -96,7 +98,7 @@ void sg_gpadl_remove(struct cvmbus_server_glue *g, struct sg_gpadl *rec)
 		}
 	}
 	cvmbus_mutex_unlock(&g->gpadl_lock);
-	gpadl_free(rec);
+	gpadl_free(g, rec);
 }
 
 void sg_gpadl_drop_relid(struct cvmbus_server_glue *g, uint32_t relid)
@@ -119,7 +121,7 @@ void sg_gpadl_drop_relid(struct cvmbus_server_glue *g, uint32_t relid)
 	while (dead) {
 		struct sg_gpadl *n = dead->next;
 
-		gpadl_free(dead);
+		gpadl_free(g, dead);
 		dead = n;
 	}
 }
@@ -135,7 +137,7 @@ void sg_gpadl_drop_all(struct cvmbus_server_glue *g)
 	while (r) {
 		struct sg_gpadl *n = r->next;
 
-		gpadl_free(r);
+		gpadl_free(g, r);
 		r = n;
 	}
 }
@@ -228,7 +230,13 @@ int sg_gpadl_accept(struct cvmbus_server_glue *g, const struct cvmbus_server_gpa
 		goto fail;
 	}
 	for (uint32_t i = 0; i < r->npages; i++) {
-		switch (page_kind(g, r->pfns[i])) {
+		/* Pin before looking: a page the guest turns private after
+		 * this check would otherwise fault under the server's mapping
+		 * later. Pinned, its visibility change is refused instead. */
+		if (in_guest_ram(g, r->pfns[i] << CVMBUS_MEM_PAGE_SHIFT, SG_PAGE) &&
+		    cvmbus_mem_pin(g->mem, r->pfns[i] << CVMBUS_MEM_PAGE_SHIFT, 1) == 0)
+			r->pinned = i + 1;
+		switch (r->pinned == i + 1 ? page_kind(g, r->pfns[i]) : SG_PAGE_UNUSABLE) {
 		case SG_PAGE_PRIVATE:
 			r->private_pages++;
 			break;
@@ -261,7 +269,7 @@ int sg_gpadl_accept(struct cvmbus_server_glue *g, const struct cvmbus_server_gpa
 	return 0;
 
 fail:
-	gpadl_free(r);
+	gpadl_free(g, r);
 	return rc;
 }
 

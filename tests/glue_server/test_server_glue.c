@@ -747,6 +747,14 @@ static int host_main(void *arg)
 	CHECK(ci.synic == CVMBUS_SYNIC_HYPERVISOR);
 	CHECK(ci.connection_id == 0x2000u + relid && ci.event_flag == relid);
 	CHECK(!ci.confidential_ring && !ci.ring_private && ci.ring_pages == 4);
+	/* The host holds the ring: a guest that tries to take it back while
+	 * it is open is refused, instead of the host faulting on it later. */
+	if (iso != HV_ISOLATION_TYPE_NONE) {
+		CHECK(cvmbus_mem_make_private(cvmbus_platform_mem(fx->p), CVMBUS_MEM_PARTY_GUEST,
+					      ring.gpa, 4) == -EBUSY);
+		CHECK(cvmbus_mem_page_state(cvmbus_platform_mem(fx->p), ring.gpa) ==
+		      CVMBUS_MEM_PAGE_SHARED);
+	}
 
 	/* Raw echo: the reply is in the ring and relid's flag in the
 	 * hypervisor SynIC's event page. */

@@ -910,9 +910,42 @@ static void test_concurrent_transitions(void **state)
 	cvmbus_mem_destroy(cc.mem);
 }
 
+/* A page a server has mapped cannot change visibility under it. */
+static void test_pinned_pages_refuse_transitions(void **state)
+{
+	struct cvmbus_mem_config cfg = {
+		.isolation = HV_ISOLATION_TYPE_SNP,
+		.vtl0_bytes = 64 * 4096,
+	};
+	struct cvmbus_mem *mem;
+
+	(void)state;
+	assert_int_equal(cvmbus_mem_create(&cfg, &mem), 0);
+	assert_int_equal(cvmbus_mem_make_shared(mem, CVMBUS_MEM_PARTY_GUEST, 0x4000, 2, "ring"), 0);
+	assert_int_equal(cvmbus_mem_pin(mem, 0x4000, 2), 0);
+	assert_int_equal(cvmbus_mem_pin(mem, 0x5000, 1), 0); /* pins count */
+	/* Taking a pinned page back fails and changes nothing, the other
+	 * page in the request included. */
+	assert_int_equal(cvmbus_mem_make_private(mem, CVMBUS_MEM_PARTY_GUEST, 0x4000, 2), -EBUSY);
+	assert_int_equal(cvmbus_mem_page_state(mem, 0x4000), CVMBUS_MEM_PAGE_SHARED);
+	assert_int_equal(cvmbus_mem_page_state(mem, 0x5000), CVMBUS_MEM_PAGE_SHARED);
+	/* Already in the target state: a retag, allowed. */
+	assert_int_equal(cvmbus_mem_make_shared(mem, CVMBUS_MEM_PARTY_GUEST, 0x4000, 1, "gpadl"), 0);
+	assert_int_equal(cvmbus_mem_unpin(mem, 0x4000, 2), 0);
+	assert_int_equal(cvmbus_mem_make_private(mem, CVMBUS_MEM_PARTY_GUEST, 0x4000, 2), -EBUSY);
+	assert_int_equal(cvmbus_mem_unpin(mem, 0x5000, 1), 0);
+	assert_int_equal(cvmbus_mem_make_private(mem, CVMBUS_MEM_PARTY_GUEST, 0x4000, 2), 0);
+	/* Unbalanced unpins and ranges outside the partition are refused. */
+	assert_int_equal(cvmbus_mem_unpin(mem, 0x4000, 1), -EINVAL);
+	assert_int_equal(cvmbus_mem_pin(mem, 63 * 4096, 2), -EINVAL);
+	assert_int_equal(cvmbus_mem_pin(mem, 0x4001, 1), -EINVAL);
+	cvmbus_mem_destroy(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pinned_pages_refuse_transitions),
 		cmocka_unit_test(test_config_validation),
 		cmocka_unit_test(test_host_cannot_reach_private),
 		cmocka_unit_test(test_host_view_holds_only_shared_fd),
