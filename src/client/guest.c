@@ -197,6 +197,20 @@ fail:
 
 /* ---- the control thread: events ----------------------------------------------- */
 
+
+/* The channel object of relid leaves the table and is destroyed: after a
+ * close or a release the client no longer knows the channel, so neither do
+ * the interrupt handler and the drivers. */
+static void guest_chan_forget(struct cvmbus_guest *g, uint32_t relid)
+{
+	struct guest_chan *gc;
+
+	cvmbus_mutex_lock(&g->chan_lock);
+	gc = client_guest_chan_get_locked(g, relid);
+	cvmbus_mutex_unlock(&g->chan_lock);
+	client_guest_chan_destroy(g, gc);
+}
+
 static bool guest_req_matches(const struct guest_req *r, const struct cvmbus_client_event *ev)
 {
 	if (!(r->ev_mask & EVBIT(ev->type)))
@@ -446,12 +460,7 @@ static void guest_run_req(struct cvmbus_guest *g, struct guest_req *r)
 	case GUEST_REQ_CLOSE:
 		rc = cvmbus_client_close(g->cli, r->relid);
 		if (!rc) {
-			struct guest_chan *gc;
-
-			cvmbus_mutex_lock(&g->chan_lock);
-			gc = client_guest_chan_get_locked(g, r->relid);
-			cvmbus_mutex_unlock(&g->chan_lock);
-			client_guest_chan_destroy(g, gc);
+			guest_chan_forget(g, r->relid);
 			r->ev_mask = EVBIT(CVMBUS_CLIENT_EV_CLOSE_DONE);
 		}
 		break;
@@ -466,12 +475,7 @@ static void guest_run_req(struct cvmbus_guest *g, struct guest_req *r)
 	case GUEST_REQ_RELEASE:
 		rc = cvmbus_client_release(g->cli, r->relid);
 		if (!rc) {
-			struct guest_chan *gc;
-
-			cvmbus_mutex_lock(&g->chan_lock);
-			gc = client_guest_chan_get_locked(g, r->relid);
-			cvmbus_mutex_unlock(&g->chan_lock);
-			client_guest_chan_destroy(g, gc);
+			guest_chan_forget(g, r->relid);
 			r->ev_mask = EVBIT(CVMBUS_CLIENT_EV_RELEASED);
 		}
 		break;
