@@ -233,8 +233,11 @@ static enum cvmbus_path hv_path(const struct cvmbus_platform *p, bool reg)
 	return reg ? CVMBUS_PATH_MSR : CVMBUS_PATH_HYPERCALL_PAGE;
 }
 
-enum cvmbus_path cvmbus_platform_reg_path(const struct cvmbus_platform *p,
-					  enum cvmbus_synic_kind target)
+/* The path a guest uses to reach `target` for a register (reg) or a
+ * hypercall: the paravisor by a trapped direct access; the hypervisor by
+ * whatever this isolation allows, or none. */
+static enum cvmbus_path platform_path(const struct cvmbus_platform *p,
+				      enum cvmbus_synic_kind target, bool reg)
 {
 	enum cvmbus_path path;
 
@@ -244,23 +247,20 @@ enum cvmbus_path cvmbus_platform_reg_path(const struct cvmbus_platform *p,
 		return p->cfg.paravisor ? CVMBUS_PATH_PARAVISOR_TRAP : CVMBUS_PATH_NONE;
 	if (target != CVMBUS_SYNIC_HYPERVISOR)
 		return CVMBUS_PATH_NONE;
-	path = hv_path(p, true);
+	path = hv_path(p, reg);
 	return cvmbus_path_available(p, path) ? path : CVMBUS_PATH_NONE;
+}
+
+enum cvmbus_path cvmbus_platform_reg_path(const struct cvmbus_platform *p,
+					  enum cvmbus_synic_kind target)
+{
+	return platform_path(p, target, true);
 }
 
 enum cvmbus_path cvmbus_platform_hypercall_path(const struct cvmbus_platform *p,
 						enum cvmbus_synic_kind target)
 {
-	enum cvmbus_path path;
-
-	if (!p)
-		return CVMBUS_PATH_NONE;
-	if (target == CVMBUS_SYNIC_PARAVISOR)
-		return p->cfg.paravisor ? CVMBUS_PATH_PARAVISOR_TRAP : CVMBUS_PATH_NONE;
-	if (target != CVMBUS_SYNIC_HYPERVISOR)
-		return CVMBUS_PATH_NONE;
-	path = hv_path(p, false);
-	return cvmbus_path_available(p, path) ? path : CVMBUS_PATH_NONE;
+	return platform_path(p, target, false);
 }
 
 enum cvmbus_path hw_party_hv_path(const struct cvmbus_platform *p, enum cvmbus_mem_party party)
