@@ -496,29 +496,41 @@ static bool in_range(const struct cvmbus_scsi_disk *d, uint64_t lba, uint64_t co
 	return lba <= d->blk->sectors && count <= d->blk->sectors - lba;
 }
 
+/* The checks READ and WRITE share: the LBA range, then a buffer that holds
+ * every block asked for, in the command's direction (the emulation never
+ * moves part of a command). false: *res already says why; also false for
+ * a zero-block transfer, which succeeds without touching the backend. */
+static bool rw_check(const struct cvmbus_scsi_disk *d, const struct cvmbus_scsi_cmd *cmd,
+		     enum cvmbus_scsi_dir dir, struct cvmbus_scsi_result *res, uint64_t *lba,
+		     uint64_t *bytes)
+{
+	uint32_t count;
+
+	rw_fields(cmd->cdb, lba, &count);
+	if (!in_range(d, *lba, count)) {
+		illegal(res, CVMBUS_SCSI_ASC_LBA_OUT_OF_RANGE);
+		return false;
+	}
+	if (count == 0) {
+		good(res, 0);
+		return false;
+	}
+	*bytes = (uint64_t)count * CVMBUS_SCSI_SECTOR;
+	if (cmd->dir != dir || !cmd->data || *bytes > cmd->data_len ||
+	    count > max_transfer_blocks(d)) {
+		illegal(res, CVMBUS_SCSI_ASC_INVALID_FIELD_IN_CDB);
+		return false;
+	}
+	return true;
+}
+
 static void op_read(const struct cvmbus_scsi_disk *d, const struct cvmbus_scsi_cmd *cmd,
 		    struct cvmbus_scsi_result *res)
 {
 	uint64_t lba, bytes;
-	uint32_t count;
 
-	rw_fields(cmd->cdb, &lba, &count);
-	if (!in_range(d, lba, count)) {
-		illegal(res, CVMBUS_SCSI_ASC_LBA_OUT_OF_RANGE);
+	if (!rw_check(d, cmd, CVMBUS_SCSI_DIR_IN, res, &lba, &bytes))
 		return;
-	}
-	if (count == 0) {
-		good(res, 0);
-		return;
-	}
-	bytes = (uint64_t)count * CVMBUS_SCSI_SECTOR;
-	/* The buffer must hold every block asked for, in the right direction:
-	 * the emulation never moves part of a command. */
-	if (cmd->dir != CVMBUS_SCSI_DIR_IN || !cmd->data || bytes > cmd->data_len ||
-	    count > max_transfer_blocks(d)) {
-		illegal(res, CVMBUS_SCSI_ASC_INVALID_FIELD_IN_CDB);
-		return;
-	}
 	if (d->blk->ops->read(d->blk->ctx, lba * CVMBUS_SCSI_SECTOR, cmd->data, (size_t)bytes) < 0) {
 		check(res, CVMBUS_SCSI_KEY_MEDIUM_ERROR, CVMBUS_SCSI_ASC_UNRECOVERED_READ_ERROR);
 		return;
@@ -529,30 +541,15 @@ static void op_read(const struct cvmbus_scsi_disk *d, const struct cvmbus_scsi_c
 static void op_write(const struct cvmbus_scsi_disk *d, const struct cvmbus_scsi_cmd *cmd,
 		     struct cvmbus_scsi_result *res)
 {
+	bool fua = cmd->cdb[0] != CVMBUS_SCSI_WRITE_6 && (cmd->cdb[1] & 0x08);
 	uint64_t lba, bytes;
-	uint32_t count;
-	bool fua;
 
-	rw_fields(cmd->cdb, &lba, &count);
-	fua = cmd->cdb[0] != CVMBUS_SCSI_WRITE_6 && (cmd->cdb[1] & 0x08);
 	if (d->blk->read_only) {
 		check(res, CVMBUS_SCSI_KEY_DATA_PROTECT, CVMBUS_SCSI_ASC_WRITE_PROTECTED);
 		return;
 	}
-	if (!in_range(d, lba, count)) {
-		illegal(res, CVMBUS_SCSI_ASC_LBA_OUT_OF_RANGE);
+	if (!rw_check(d, cmd, CVMBUS_SCSI_DIR_OUT, res, &lba, &bytes))
 		return;
-	}
-	if (count == 0) {
-		good(res, 0);
-		return;
-	}
-	bytes = (uint64_t)count * CVMBUS_SCSI_SECTOR;
-	if (cmd->dir != CVMBUS_SCSI_DIR_OUT || !cmd->data || bytes > cmd->data_len ||
-	    count > max_transfer_blocks(d)) {
-		illegal(res, CVMBUS_SCSI_ASC_INVALID_FIELD_IN_CDB);
-		return;
-	}
 	if (d->blk->ops->write(d->blk->ctx, lba * CVMBUS_SCSI_SECTOR, cmd->data,
 			       (size_t)bytes) < 0 ||
 	    (fua && d->blk->ops->flush(d->blk->ctx) < 0)) {
