@@ -13,6 +13,8 @@ PACKAGES=(
   librte-bus-vmbus23
   # attestation (ECDSA P-384, SHA-384) and JSON configuration
   libssl-dev libjansson-dev
+  # network tests: namespaces, TAP devices, real traffic
+  iproute2 iputils-ping iperf3
   # tool output and inspection
   python3 jq
 )
