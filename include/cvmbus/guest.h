@@ -10,7 +10,9 @@
  * takes SINT2 interrupts (both event pages, then both message pages; EOM to
  * the paravisor when confidential), runs the client on its own control
  * thread ("vmbus-guest") fed by the interrupt handler, detects Confidential
- * VMBus by CPUID (merged series) or by probing (v4 text), and gives VSC
+ * VMBus by CPUID (merged series) or by probing (v4 text), optionally
+ * attests the paravisor (a signed report of its launch measurement) before
+ * trusting it with the confidential connection, and gives VSC
  * drivers and tests a blocking API: connect, offers, open (a ready
  * cvmbus_channel over the ring pages), close, GPADLs, release, unload.
  * docs/CONTROL_PLANE.md fixes the conventions it shares with the servers
@@ -27,7 +29,8 @@
  * -EBUSY (the state does not allow it now, or another connect is running),
  * -ENOTCONN (not connected), -ENOENT (no such relid or offer), -ENOMEM,
  * -EOPNOTSUPP (the platform has no path this configuration needs),
- * -ESHUTDOWN (the guest is stopping), -EALREADY; and, from the client's
+ * -ESHUTDOWN (the guest is stopping), -EALREADY, -EACCES (the paravisor
+ * failed attestation under CVMBUS_GUEST_ATTEST_REQUIRE); and, from the client's
  * outcome events (client.h): -ETIMEDOUT, -EDOM, -EAGAIN, -EDQUOT, -ENOBUFS,
  * -ENODEV.
  */
@@ -38,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cvmbus/attest.h>
 #include <cvmbus/channel.h>
 #include <cvmbus/client.h>
 #include <cvmbus/hv.h>
@@ -80,6 +84,15 @@ typedef void (*cvmbus_guest_attempt_fn)(void *ctx, unsigned int index,
  * cvmbus_guest_release(). */
 typedef void (*cvmbus_guest_event_fn)(void *ctx, const struct cvmbus_client_event *ev);
 
+/* Whether the guest attests the paravisor before it trusts it with
+ * Confidential VMBus (docs/ATTESTATION.md, "The guest's decision"). */
+enum cvmbus_guest_attest_policy {
+	CVMBUS_GUEST_ATTEST_NONE = 0,     /* do not attest (the CPUID bit decides) */
+	CVMBUS_GUEST_ATTEST_REQUIRE = 1,  /* not verified: connect fails with -EACCES */
+	CVMBUS_GUEST_ATTEST_FALLBACK = 2, /* not verified: warn, connect over the
+					   * host-visible path, not confidential */
+};
+
 struct cvmbus_guest_config {
 	struct cvmbus_platform *platform; /* required; the guest uses its vCPUs */
 	/* Highest protocol version to try; 0: 6.0. */
@@ -103,6 +116,16 @@ struct cvmbus_guest_config {
 	void *attempt_ctx;
 	cvmbus_guest_event_fn on_event;
 	void *event_ctx;
+	/* Attestation of the paravisor before the confidential attempt. With
+	 * a policy other than NONE, both the measurements (count >= 1) and
+	 * the key are required; cvmbus_guest_create() copies the list and
+	 * parses the key (EC P-384, SubjectPublicKeyInfo PEM; -EINVAL if it is
+	 * not one), so neither needs to outlive it. pem_len 0: strlen. */
+	enum cvmbus_guest_attest_policy attest_policy;
+	const uint8_t (*expected_measurements)[CVMBUS_ATTEST_DIGEST_SIZE];
+	size_t expected_count;
+	const char *attest_pubkey_pem;
+	size_t attest_pubkey_pem_len;
 };
 
 enum cvmbus_guest_state {
@@ -134,6 +157,19 @@ int cvmbus_guest_start(struct cvmbus_guest *g);
  * once AllOffersDelivered arrived. 0 or the last attempt's status.
  */
 int cvmbus_guest_connect(struct cvmbus_guest *g);
+/*
+ * With an attestation policy, before the first confidential attempt of each
+ * connect: a fresh random 64-byte nonce, a report requested over the
+ * paravisor trap into a private guest page (cvmbus_attest_request),
+ * verified with cvmbus_attest_verify_ex() against the configured key, the
+ * expected measurements, the nonce and the isolation type CPUID reported.
+ * Verified: the attempt goes on. Not verified: REQUIRE returns -EACCES
+ * before any InitiateContact; FALLBACK logs a warning and connects over the
+ * hypervisor SynIC instead (proxy bit set, nothing confidential). The
+ * outcome is in cvmbus_guest_info.attestation and in the trace; the check
+ * alone is cvmbus_guest_attest() below.
+ */
+
 /* Unload (UnloadResponse); every channel object is destroyed, so drivers
  * must have stopped using them. */
 int cvmbus_guest_unload(struct cvmbus_guest *g);
@@ -252,6 +288,36 @@ struct cvmbus_guest_exposure {
 	uint64_t pages; /* host-visible now, made so by the guest */
 };
 
+/* What an attestation decided. */
+enum cvmbus_guest_attest_decision {
+	CVMBUS_GUEST_ATTEST_NOT_RUN = 0,      /* no attestation (policy NONE, or no
+					       * confidential attempt to guard) */
+	CVMBUS_GUEST_ATTEST_CHECK_ONLY,       /* cvmbus_guest_attest(): nothing decided */
+	CVMBUS_GUEST_ATTEST_CONFIDENTIAL,     /* verified: the confidential attempt went on */
+	CVMBUS_GUEST_ATTEST_REFUSED,          /* REQUIRE, not verified: connect refused */
+	CVMBUS_GUEST_ATTEST_FELL_BACK,        /* FALLBACK, not verified: not confidential */
+};
+
+/* One attestation: what the report said and what the guest made of it. */
+struct cvmbus_guest_attestation {
+	enum cvmbus_guest_attest_policy policy;
+	enum cvmbus_guest_attest_decision decision;
+	/* 0: verified. -EACCES: the verifier refused the report (reason,
+	 * detail). Otherwise the request or the verifier failed (-EPERM,
+	 * -EOPNOTSUPP, -EFAULT, -EIO, -ENOMEM): reason INTERNAL. */
+	int status;
+	enum cvmbus_attest_reason reason;
+	char reason_text[48]; /* cvmbus_attest_reason_str(), or "report request failed" */
+	char detail[160];     /* one line, lowercase */
+	/* The measurement the report claimed (whenever it could be parsed);
+	 * it is the paravisor's only when status is 0. */
+	bool measurement_known;
+	uint8_t measurement[CVMBUS_ATTEST_DIGEST_SIZE];
+	char measurement_hex[2 * CVMBUS_ATTEST_DIGEST_SIZE + 1];
+	size_t measurement_index; /* status 0: which expected one matched */
+	uint64_t report_gpa;      /* the private page the report was written to */
+};
+
 struct cvmbus_guest_info {
 	enum cvmbus_guest_state state;
 	enum cvmbus_arch arch;
@@ -267,6 +333,8 @@ struct cvmbus_guest_info {
 	struct cvmbus_guest_detection detection;
 	unsigned int exposure_count;
 	struct cvmbus_guest_exposure exposure[CVMBUS_GUEST_MAX_EXPOSURE];
+	/* The attestation of the last connect (decision NOT_RUN if none). */
+	struct cvmbus_guest_attestation attestation;
 };
 
 struct cvmbus_guest_channel_report {
@@ -315,5 +383,20 @@ int cvmbus_guest_channel_report(struct cvmbus_guest *g, uint32_t relid,
 int cvmbus_guest_client_stats(struct cvmbus_guest *g, struct cvmbus_client_stats *out);
 enum cvmbus_guest_state cvmbus_guest_state(struct cvmbus_guest *g);
 const char *cvmbus_guest_state_name(enum cvmbus_guest_state state);
+
+/* ---- Attestation ---------------------------------------------------------------- */
+
+/* The check connect makes, on its own and deciding nothing (decision
+ * CHECK_ONLY; the info's record is left alone): for tools and tests. Needs
+ * a started guest, the key and the measurements. 0 verified, -EACCES
+ * refused (out says why), -EINVAL (no key or measurements configured),
+ * -EBUSY (not started, or stopped), or the request's error; out is filled
+ * in every case but -EINVAL and -EBUSY. Any thread; several at once are
+ * fine. */
+int cvmbus_guest_attest(struct cvmbus_guest *g, struct cvmbus_guest_attestation *out);
+/* "none", "require", "fallback"; "not-run", "check-only", "confidential",
+ * "refused", "fell-back". */
+const char *cvmbus_guest_attest_policy_name(enum cvmbus_guest_attest_policy policy);
+const char *cvmbus_guest_attest_decision_name(enum cvmbus_guest_attest_decision decision);
 
 #endif /* CVMBUS_GUEST_H */

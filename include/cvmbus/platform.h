@@ -9,14 +9,17 @@
  * table that hands posted messages and signalled events to their owners
  * (host server, paravisor server), the register and hypercall paths a guest
  * can take in each configuration (plain MSR, hypercall page, GHCB, tdcall,
- * paravisor trap, arm64 hvc), and vCPU threads that take SINT interrupts.
+ * paravisor trap, arm64 hvc), vCPU threads that take SINT interrupts, and,
+ * with a paravisor, a security processor that measured the paravisor at
+ * launch and signs attestation reports for the guest (attest.h).
  * Everything that happens is an event in the platform's trace (trace.h).
  * The model, the path table and what is trusted: docs/PLATFORM.md.
  *
  * Who calls what:
  *   guest      cvmbus_reg_read/write, cvmbus_hv_post_message/signal_event,
  *              cvmbus_hv_hypercall (raw), cvmbus_cpuid, the ISR it registers,
- *              cvmbus_vcpu_call/eoi, and its own view of partition memory;
+ *              cvmbus_vcpu_call/eoi, cvmbus_attest_request, and its own view
+ *              of partition memory;
  *   paravisor  cvmbus_synic_post/signal on the paravisor SynIC, ports it
  *              owns, cvmbus_hv_post_message_from/signal_event_from;
  *   host       cvmbus_synic_post/signal on the hypervisor SynIC, ports it
@@ -29,7 +32,8 @@
  * -EOPNOTSUPP (that path cannot exist in this configuration), -ENOMEM,
  * -EEXIST (a connection id already has a port), -ENOENT (no such port),
  * -ENOSPC (a SynIC queue is full: the message was dropped), -ESHUTDOWN (the
- * platform is being torn down), -EFAULT (a carrier page was not reachable).
+ * platform is being torn down), -EFAULT (a carrier page was not reachable),
+ * -EPERM (an attestation request over a path the host can see).
  * A hypercall that ran returns 0 and its Hyper-V status in *status.
  */
 #ifndef CVMBUS_PLATFORM_H
@@ -41,6 +45,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <cvmbus/attest.h>
 #include <cvmbus/exec.h>
 #include <cvmbus/hv.h>
 #include <cvmbus/memory.h>
@@ -74,6 +79,18 @@ struct cvmbus_platform_config {
 	unsigned int port_queue_depth; /* default per message port; 0: default */
 	/* NULL: the platform makes (and owns) its own trace. */
 	struct cvmbus_trace *trace;
+	/* The measured paravisor (needs `paravisor`; attest_path.c). The image
+	 * is copied and launched, i.e. measured into the security processor's
+	 * write-once register, while the platform is created, before any party
+	 * runs. NULL: cvmbus_platform_default_paravisor_image() of this
+	 * configuration. Its policy.offers_confidential_vmbus must equal
+	 * confidential_vmbus (the CPUID bit the paravisor will answer). */
+	const struct cvmbus_paravisor_image *paravisor_image;
+	/* PEM of the security processor's EC P-384 signing key (PKCS#8 or "EC
+	 * PRIVATE KEY"); NULL: a fresh key for this platform. Read during
+	 * create, not kept. attest_key_pem_len 0: strlen(attest_key_pem). */
+	const char *attest_key_pem;
+	size_t attest_key_pem_len;
 };
 
 struct cvmbus_platform;
@@ -259,6 +276,86 @@ unsigned int cvmbus_synic_queued(struct cvmbus_platform *p, enum cvmbus_synic_ki
  * shared-GPA boundary; -ENOENT otherwise. */
 int cvmbus_synic_supplied_pages(struct cvmbus_platform *p, uint32_t vp, uint64_t *simp_gpa,
 				uint64_t *siefp_gpa);
+
+/* ---- the measured paravisor (attest_path.c) ---------------------------------------- */
+
+/*
+ * With a paravisor the platform holds a simulated security processor
+ * (cvmbus_attest_platform, attest.h) launched with the paravisor's image at
+ * create. The guest asks it for a signed report over the paravisor-trap
+ * path only: the request lives in the guest's PRIVATE trap page and the
+ * report is written, through the paravisor's view, into a PRIVATE guest page
+ * the guest names; nothing of either touches host-visible memory. Layouts
+ * and the trace events: docs/ATTESTATION.md.
+ */
+
+/* The image a platform launches when its configuration names none: name
+ * "cvmbus-paravisor", version CVMBUS_PLATFORM_DEFAULT_PARAVISOR_VERSION,
+ * build digest all zero (no code is measured: a placeholder until the real
+ * paravisor passes its own description), no VSPs, policy
+ * offers_confidential_vmbus = cfg->confidential_vmbus, nothing else. */
+#define CVMBUS_PLATFORM_DEFAULT_PARAVISOR_NAME    "cvmbus-paravisor"
+#define CVMBUS_PLATFORM_DEFAULT_PARAVISOR_VERSION "0.1-model"
+void cvmbus_platform_default_paravisor_image(const struct cvmbus_platform_config *cfg,
+					     struct cvmbus_paravisor_image *out);
+
+/* The launched image (the platform's own copy), or NULL without a paravisor. */
+const struct cvmbus_paravisor_image *cvmbus_platform_paravisor_image(
+	const struct cvmbus_platform *p);
+/* The security processor itself (for tools and tests: a second launch on
+ * it fails with -EALREADY), or NULL without a paravisor. */
+struct cvmbus_attest_platform *cvmbus_platform_attest(struct cvmbus_platform *p);
+/* The launch measurement reports carry. 0, -EOPNOTSUPP (no paravisor). */
+int cvmbus_platform_attest_measurement(const struct cvmbus_platform *p,
+				       uint8_t out[CVMBUS_ATTEST_DIGEST_SIZE]);
+/* The signing key's public half as PEM, NUL-terminated, *len without the
+ * NUL: what a verifier obtains out of band (the vendor's certificate chain
+ * in reality). 0, -EOPNOTSUPP (no paravisor), -ENOBUFS (cap < *len + 1). */
+int cvmbus_platform_attest_pubkey_pem(const struct cvmbus_platform *p, char *buf, size_t cap,
+				      size_t *len);
+
+/* The request as the guest writes it at the start of its trap input page
+ * (private), little-endian. */
+struct cvmbus_attest_request_wire {
+	uint32_t version;    /* @0x00: CVMBUS_ATTEST_REQUEST_VERSION */
+	uint32_t report_len; /* @0x04: room at report_gpa, >= CVMBUS_ATTEST_REPORT_SIZE */
+	uint64_t report_gpa; /* @0x08: where the report goes: private guest RAM */
+	uint8_t report_data[CVMBUS_ATTEST_REPORT_DATA_SIZE]; /* @0x10: the nonce */
+};
+_Static_assert(sizeof(struct cvmbus_attest_request_wire) == 0x50, "attest request");
+_Static_assert(offsetof(struct cvmbus_attest_request_wire, report_len) == 0x04, "report_len");
+_Static_assert(offsetof(struct cvmbus_attest_request_wire, report_gpa) == 0x08, "report_gpa");
+_Static_assert(offsetof(struct cvmbus_attest_request_wire, report_data) == 0x10, "report_data");
+
+/* The answer the paravisor writes at the start of the trap output page. */
+struct cvmbus_attest_response_wire {
+	uint32_t status;     /* @0x00: 0, or the positive errno of the refusal */
+	uint32_t report_len; /* @0x04: bytes written at report_gpa (0 on refusal) */
+};
+_Static_assert(sizeof(struct cvmbus_attest_response_wire) == 8, "attest response");
+_Static_assert(offsetof(struct cvmbus_attest_response_wire, report_len) == 0x04, "report_len");
+
+#define CVMBUS_ATTEST_REQUEST_VERSION 1u
+/* The "code" of the trace events of a request: a model-only number, after
+ * SNP's guest-request exit code 0x8000_0011, outside Hyper-V's hypercall
+ * codes (the guest does not reach the security processor by a hypercall). */
+#define CVMBUS_ATTEST_TRACE_CODE 0x8011u
+
+/*
+ * The guest's report request on vCPU vp through `path`: a signed report
+ * binding the launch measurement to `nonce` is written at report_gpa (352
+ * bytes, CVMBUS_ATTEST_REPORT_SIZE, inside guest RAM), which the guest then
+ * reads through its own view. Only CVMBUS_PATH_PARAVISOR_TRAP is accepted:
+ * over GHCB, tdcall or any host-handled path the host could read, drop or
+ * swap the request, so it is refused with -EPERM. Traced: a request event
+ * and a result event (docs/ATTESTATION.md). Errors: -EINVAL (bad argument
+ * or vp), -EPERM (not the trusted path; or, on an isolated partition, a
+ * report page that is host-visible), -EOPNOTSUPP (no paravisor here),
+ * -EFAULT (report_gpa not in guest RAM or mid-transition), -EIO (signing
+ * failed), -ESHUTDOWN (platform going away).
+ */
+int cvmbus_attest_request(struct cvmbus_platform *p, uint32_t vp, enum cvmbus_path path,
+			  const uint8_t nonce[CVMBUS_ATTEST_REPORT_DATA_SIZE], uint64_t report_gpa);
 
 /* ---- guest-side helpers over a mapped SynIC page ---------------------------------- */
 

@@ -11,11 +11,17 @@
  * the caller's thread: for each attempt it sets the SynICs up for that
  * mode, then has the control thread connect. HvPostMessage goes out on the
  * paravisor trap (trusted) for a confidential attempt and on the platform's
- * hypervisor path (GHCB, tdcall, hypercall page, hvc) otherwise.
+ * hypervisor path (GHCB, tdcall, hypercall page, hvc) otherwise. With an
+ * attestation policy, the caller's thread also attests the paravisor
+ * (nonce, report over the trap into a private page, verification) before
+ * the first confidential attempt, and the outcome decides whether that
+ * attempt runs, the connect fails, or the guest falls back.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <cvmbus/log.h>
 
@@ -130,6 +136,47 @@ static int guest_check_config(const struct cvmbus_guest_config *cfg)
 		return -EINVAL;
 	if (cfg->max_version && !cvmbus_wire_version_known(cfg->max_version))
 		return -EINVAL;
+	if (cfg->attest_policy > CVMBUS_GUEST_ATTEST_FALLBACK)
+		return -EINVAL;
+	if (cfg->expected_count && !cfg->expected_measurements)
+		return -EINVAL;
+	/* A policy without something to check against would verify nothing:
+	 * refuse it here rather than refuse every connect later. */
+	if (cfg->attest_policy != CVMBUS_GUEST_ATTEST_NONE &&
+	    (!cfg->expected_count || !cfg->attest_pubkey_pem))
+		return -EINVAL;
+	return 0;
+}
+
+/* The guest's own copies of the verifier's key and measurement list. */
+static int guest_attest_config(struct cvmbus_guest *g, const struct cvmbus_guest_config *cfg)
+{
+	char err[96];
+	size_t len;
+	int rc;
+
+	if (cfg->expected_count) {
+		g->attest_expect = calloc(cfg->expected_count, sizeof(*g->attest_expect));
+		if (!g->attest_expect)
+			return -ENOMEM;
+		memcpy(g->attest_expect, cfg->expected_measurements,
+		       cfg->expected_count * sizeof(*g->attest_expect));
+		g->attest_expect_count = cfg->expected_count;
+	}
+	if (cfg->attest_pubkey_pem) {
+		len = cfg->attest_pubkey_pem_len ? cfg->attest_pubkey_pem_len
+						 : strlen(cfg->attest_pubkey_pem);
+		rc = cvmbus_attest_pubkey_from_pem(cfg->attest_pubkey_pem, len, &g->attest_key, err,
+						   sizeof(err));
+		if (rc) {
+			cvmbus_log_error("guest: attestation key: %s", err);
+			return rc;
+		}
+	}
+	/* The config copy must not point at the caller's memory. */
+	g->cfg.expected_measurements = (const uint8_t (*)[CVMBUS_ATTEST_DIGEST_SIZE])g->attest_expect;
+	g->cfg.attest_pubkey_pem = NULL;
+	g->cfg.attest_pubkey_pem_len = 0;
 	return 0;
 }
 
@@ -165,7 +212,11 @@ int cvmbus_guest_create(const struct cvmbus_guest_config *cfg, struct cvmbus_gue
 	g->offers = calloc(GUEST_NRELIDS, sizeof(*g->offers));
 	g->chans = calloc(GUEST_NRELIDS, sizeof(*g->chans));
 	g->q = calloc(g->q_cap, sizeof(*g->q));
+	rc = -ENOMEM;
 	if (!g->vp || !g->offers || !g->chans || !g->q)
+		goto fail;
+	rc = guest_attest_config(g, cfg);
+	if (rc)
 		goto fail;
 	for (uint32_t vp = 0; vp < g->nvp; vp++) {
 		g->vp[vp].index = vp;
@@ -183,16 +234,19 @@ int cvmbus_guest_create(const struct cvmbus_guest_config *cfg, struct cvmbus_gue
 	g->info.arch = g->arch;
 	g->info.detection.strategy = cfg->detect;
 	g->info.detection.winner = -1;
+	g->info.attestation.policy = cfg->attest_policy;
 	*out = g;
 	return 0;
 
 fail:
+	cvmbus_attest_pubkey_free(g->attest_key);
+	free(g->attest_expect);
 	free(g->vp);
 	free(g->offers);
 	free(g->chans);
 	free(g->q);
 	free(g);
-	return -ENOMEM;
+	return rc;
 }
 
 /* ---- the control thread: events ----------------------------------------------- */
@@ -789,11 +843,234 @@ void cvmbus_guest_destroy(struct cvmbus_guest *g)
 	cvmbus_mutex_destroy(&g->chan_lock);
 	cvmbus_mutex_destroy(&g->req_lock);
 	cvmbus_mutex_destroy(&g->q_lock);
+	cvmbus_attest_pubkey_free(g->attest_key);
+	free(g->attest_expect);
 	free(g->q);
 	free(g->chans);
 	free(g->offers);
 	free(g->vp);
 	free(g);
+}
+
+/* ---- attestation ------------------------------------------------------------------ */
+
+const char *cvmbus_guest_attest_policy_name(enum cvmbus_guest_attest_policy policy)
+{
+	switch (policy) {
+	case CVMBUS_GUEST_ATTEST_NONE:
+		return "none";
+	case CVMBUS_GUEST_ATTEST_REQUIRE:
+		return "require";
+	case CVMBUS_GUEST_ATTEST_FALLBACK:
+		return "fallback";
+	}
+	return "unknown";
+}
+
+const char *cvmbus_guest_attest_decision_name(enum cvmbus_guest_attest_decision decision)
+{
+	switch (decision) {
+	case CVMBUS_GUEST_ATTEST_NOT_RUN:
+		return "not-run";
+	case CVMBUS_GUEST_ATTEST_CHECK_ONLY:
+		return "check-only";
+	case CVMBUS_GUEST_ATTEST_CONFIDENTIAL:
+		return "confidential";
+	case CVMBUS_GUEST_ATTEST_REFUSED:
+		return "refused";
+	case CVMBUS_GUEST_ATTEST_FELL_BACK:
+		return "fell-back";
+	}
+	return "unknown";
+}
+
+/* 64 bytes the host cannot predict: a nonce it could guess would let it
+ * replay a report it saw before. */
+static int guest_nonce(uint8_t nonce[CVMBUS_ATTEST_REPORT_DATA_SIZE])
+{
+	size_t got = 0;
+
+	while (got < CVMBUS_ATTEST_REPORT_DATA_SIZE) {
+		ssize_t n = getrandom(nonce + got, CVMBUS_ATTEST_REPORT_DATA_SIZE - got, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -EIO;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static void guest_hex(const uint8_t *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* The request failed before there was a report to verify. */
+static int guest_attest_request_failed(struct cvmbus_guest_attestation *a, int rc,
+				       const char *what)
+{
+	a->status = rc;
+	a->reason = CVMBUS_ATTEST_INTERNAL;
+	snprintf(a->reason_text, sizeof(a->reason_text), "report request failed");
+	snprintf(a->detail, sizeof(a->detail), "%s (error %d)", what, rc);
+	return rc;
+}
+
+/*
+ * Ask the platform for a report over the trusted path and verify it. The
+ * report page is private guest RAM (made so if the allocator handed back a
+ * shared one), zeroed before, read once through the guest's view, then
+ * zeroed and freed: the report is never anywhere the host can see. Fills
+ * *a; returns its status.
+ */
+static int guest_attest_run(struct cvmbus_guest *g, struct cvmbus_guest_attestation *a)
+{
+	uint8_t nonce[CVMBUS_ATTEST_REPORT_DATA_SIZE];
+	uint8_t report[CVMBUS_ATTEST_REPORT_SIZE];
+	static const uint8_t zero[GUEST_PAGE];
+	struct cvmbus_attest_expect ex;
+	struct cvmbus_attest_result res;
+	uint64_t gpa;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	a->policy = g->cfg.attest_policy;
+	rc = guest_nonce(nonce);
+	if (rc)
+		return guest_attest_request_failed(a, rc, "no randomness for the nonce");
+	rc = cvmbus_mem_alloc(g->mem, CVMBUS_MEM_REGION_VTL0, 1, &gpa);
+	if (rc)
+		return guest_attest_request_failed(a, rc, "no page for the report");
+	a->report_gpa = gpa;
+	if (g->isolation != HV_ISOLATION_TYPE_NONE &&
+	    cvmbus_mem_page_state(g->mem, gpa) != CVMBUS_MEM_PAGE_PRIVATE)
+		rc = cvmbus_mem_make_private(g->mem, CVMBUS_MEM_PARTY_GUEST, gpa, 1);
+	if (!rc)
+		rc = cvmbus_mem_write(g->mem, CVMBUS_MEM_VIEW_GUEST, gpa, zero, sizeof(zero));
+	if (rc) {
+		(void)cvmbus_mem_free(g->mem, gpa, 1);
+		return guest_attest_request_failed(a, rc, "report page not usable");
+	}
+	rc = cvmbus_attest_request(g->p, g->cfg.msg_vp, CVMBUS_PATH_PARAVISOR_TRAP, nonce, gpa);
+	if (!rc)
+		rc = cvmbus_mem_read(g->mem, CVMBUS_MEM_VIEW_GUEST, gpa, report, sizeof(report));
+	(void)cvmbus_mem_write(g->mem, CVMBUS_MEM_VIEW_GUEST, gpa, zero, sizeof(zero));
+	(void)cvmbus_mem_free(g->mem, gpa, 1);
+	if (rc)
+		return guest_attest_request_failed(a, rc, "the paravisor did not answer");
+
+	memset(&ex, 0, sizeof(ex));
+	ex.measurements = (const uint8_t (*)[CVMBUS_ATTEST_DIGEST_SIZE])g->attest_expect;
+	ex.measurement_count = g->attest_expect_count;
+	ex.nonce = nonce;
+	/* The isolation type the hardware reported through CPUID: a report
+	 * from a platform that is not what this guest runs on is foreign. */
+	ex.check_isolation = true;
+	ex.isolation = g->isolation;
+	rc = cvmbus_attest_verify_ex(report, sizeof(report), g->attest_key, &ex, &res);
+	a->status = rc;
+	a->reason = res.reason;
+	snprintf(a->reason_text, sizeof(a->reason_text), "%s", cvmbus_attest_reason_str(res.reason));
+	snprintf(a->detail, sizeof(a->detail), "%s", res.detail);
+	if (res.parsed) {
+		a->measurement_known = true;
+		memcpy(a->measurement, res.report.measurement, sizeof(a->measurement));
+		guest_hex(a->measurement, sizeof(a->measurement), a->measurement_hex);
+	}
+	if (!rc)
+		a->measurement_index = res.measurement_index;
+	return rc;
+}
+
+/* The outcome, in the platform's trace (a "msg" event without bytes whose
+ * note carries it, docs/ATTESTATION.md) and in the log, loudly when the
+ * guest goes on without the confidentiality it asked for. */
+static void guest_attest_report(struct cvmbus_guest *g, const struct cvmbus_guest_attestation *a)
+{
+	const char *dname = cvmbus_guest_attest_decision_name(a->decision);
+	const char *m = a->measurement_known ? a->measurement_hex : "none";
+	struct cvmbus_trace_event ev;
+	char note[512];
+
+	snprintf(note, sizeof(note), "attest decision=%s status=%d reason=%s measurement=%s detail=%s",
+		 dname, a->status, a->reason_text, m, a->detail);
+	cvmbus_trace_event_init(&ev, CVMBUS_TRACE_MSG);
+	ev.vp = g->cfg.msg_vp;
+	ev.from = CVMBUS_MEM_PARTY_GUEST;
+	ev.path = CVMBUS_PATH_PARAVISOR_TRAP;
+	ev.trusted = cvmbus_platform_trap_trusted(g->p);
+	ev.err = a->status;
+	ev.note = note;
+	cvmbus_trace_emit(g->trace, &ev);
+
+	switch (a->decision) {
+	case CVMBUS_GUEST_ATTEST_CONFIDENTIAL:
+		cvmbus_log_info("guest: paravisor attested (measurement %.16s..., expected #%zu): "
+				"enabling confidential vmbus",
+				m, a->measurement_index);
+		break;
+	case CVMBUS_GUEST_ATTEST_REFUSED:
+		cvmbus_log_error("guest: paravisor attestation failed: %s: %s; refusing the "
+				 "confidential connection",
+				 a->reason_text, a->detail);
+		break;
+	case CVMBUS_GUEST_ATTEST_FELL_BACK:
+		cvmbus_log_warn("guest: WARNING: paravisor attestation failed: %s: %s; falling "
+				"back to the host-visible vmbus path: NOTHING on it is confidential",
+				a->reason_text, a->detail);
+		break;
+	default:
+		cvmbus_log_info("guest: attestation check: %s%s%s", a->reason_text,
+				a->status ? ": " : "", a->status ? a->detail : "");
+		break;
+	}
+}
+
+/* Before the first confidential attempt of a connect: attest, decide,
+ * record. 0 when the confidential attempt may go on. */
+static int guest_attest_for_connect(struct cvmbus_guest *g)
+{
+	struct cvmbus_guest_attestation a;
+	int rc;
+
+	rc = guest_attest_run(g, &a);
+	if (!rc)
+		a.decision = CVMBUS_GUEST_ATTEST_CONFIDENTIAL;
+	else if (g->cfg.attest_policy == CVMBUS_GUEST_ATTEST_REQUIRE)
+		a.decision = CVMBUS_GUEST_ATTEST_REFUSED;
+	else
+		a.decision = CVMBUS_GUEST_ATTEST_FELL_BACK;
+	cvmbus_mutex_lock(&g->info_lock);
+	g->info.attestation = a;
+	cvmbus_mutex_unlock(&g->info_lock);
+	guest_attest_report(g, &a);
+	return rc;
+}
+
+int cvmbus_guest_attest(struct cvmbus_guest *g, struct cvmbus_guest_attestation *out)
+{
+	enum cvmbus_guest_state s;
+	int rc;
+
+	if (!g || !out || !g->attest_key || !g->attest_expect_count)
+		return -EINVAL;
+	/* CPUID was read at start; after stop the platform may be going. */
+	s = guest_state_get(g);
+	if (s == CVMBUS_GUEST_CREATED || s == CVMBUS_GUEST_STOPPED)
+		return -EBUSY;
+	rc = guest_attest_run(g, out);
+	out->decision = CVMBUS_GUEST_ATTEST_CHECK_ONLY;
+	guest_attest_report(g, out);
+	return rc;
 }
 
 /* ---- connect, unload --------------------------------------------------------------- */
@@ -831,7 +1108,8 @@ int cvmbus_guest_connect(struct cvmbus_guest *g)
 	struct cvmbus_client_attempt a;
 	struct guest_req r;
 	unsigned int n = 0;
-	int rc;
+	bool attested = false, last = false;
+	int rc, attest_rc = 0;
 
 	if (!g)
 		return -EINVAL;
@@ -843,12 +1121,38 @@ int cvmbus_guest_connect(struct cvmbus_guest *g)
 	cvmbus_mutex_lock(&g->info_lock);
 	g->info.detection.attempts = 0;
 	g->info.detection.winner = -1;
+	memset(&g->info.attestation, 0, sizeof(g->info.attestation));
+	g->info.attestation.policy = g->cfg.attest_policy;
 	cvmbus_mutex_unlock(&g->info_lock);
 
 	rc = -EDOM;
 	while (n < CVMBUS_GUEST_MAX_ATTEMPTS && cvmbus_client_detect_next(&g->detect, &a)) {
 		struct cvmbus_guest_attempt_record *rec;
-		unsigned int idx = n++;
+		unsigned int idx;
+
+		/* Attest before the paravisor is trusted with anything: before
+		 * this attempt's SynIC setup and its InitiateContact. Once per
+		 * connect, with a fresh nonce each connect. */
+		if (a.confidential && g->cfg.attest_policy != CVMBUS_GUEST_ATTEST_NONE) {
+			if (!attested) {
+				attest_rc = guest_attest_for_connect(g);
+				attested = true;
+			}
+			if (attest_rc && g->cfg.attest_policy == CVMBUS_GUEST_ATTEST_REQUIRE) {
+				rc = -EACCES;
+				break;
+			}
+			if (attest_rc) {
+				/* FALLBACK: what the probe falls back to, the
+				 * hypervisor SynIC with the paravisor's SINT
+				 * proxied; and nothing after it, since every
+				 * later attempt would be the same or worse. */
+				a.confidential = false;
+				a.path = CVMBUS_CLIENT_PATH_HYPERVISOR;
+				last = true;
+			}
+		}
+		idx = n++;
 
 		if (g->cfg.on_attempt)
 			g->cfg.on_attempt(g->cfg.attempt_ctx, idx, &a);
@@ -878,7 +1182,7 @@ int cvmbus_guest_connect(struct cvmbus_guest *g)
 		if (!rc)
 			g->info.detection.winner = (int)idx;
 		cvmbus_mutex_unlock(&g->info_lock);
-		if (!rc || rc == -ESHUTDOWN || rc == -EDEADLK)
+		if (!rc || rc == -ESHUTDOWN || rc == -EDEADLK || last)
 			break;
 	}
 	if (!rc) {

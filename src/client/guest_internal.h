@@ -13,7 +13,8 @@
  *                   itself with cvmbus_vcpu_call, read by its handler);
  *   anyone          the message queue (q_lock), the request queue
  *                   (req_lock), the relid -> channel table (chan_lock), the
- *                   records for reports (info_lock), atomic counters.
+ *                   records for reports (info_lock), atomic counters, the
+ *                   attestation key and measurement list (read-only).
  * Lock order: info_lock -> chan_lock -> q_lock / req_lock; platform calls
  * (register writes, hypercalls) are never made with a guest lock held,
  * except chan_lock around cvmbus_channel_notify(), which only rings
@@ -26,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cvmbus/attest.h>
 #include <cvmbus/channel.h>
 #include <cvmbus/client.h>
 #include <cvmbus/exec.h>
@@ -161,6 +163,13 @@ struct cvmbus_guest {
 
 	struct cvmbus_client *cli;
 	struct cvmbus_client_detect detect;
+
+	/* Attestation (guest.c): the verifier's key and the accepted
+	 * measurements, the guest's own copies made at create (NULL / 0 when
+	 * not configured); read-only afterwards, so any thread may use them. */
+	struct cvmbus_attest_pubkey *attest_key;
+	uint8_t (*attest_expect)[CVMBUS_ATTEST_DIGEST_SIZE];
+	size_t attest_expect_count;
 
 	/* The mode the SynICs are set up for: read by the handler to route
 	 * EOM, written (between setups) by the connecting thread. */

@@ -7,7 +7,9 @@
  * hook (so every visibility change is traced); then the SynICs (the
  * paravisor's only with a paravisor, which also supplies the hypervisor's
  * pages), the port table, each vCPU's hypercall carrier pages, and last the
- * vCPU threads, so nothing can interrupt a half-built platform.
+ * vCPU threads, so nothing can interrupt a half-built platform. With a
+ * paravisor, its image is measured into the security processor before all
+ * of that (attest_path.c), so nothing that runs later can change it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,6 +55,16 @@ int cvmbus_platform_create(const struct cvmbus_platform_config *cfg,
 		if (rc)
 			goto fail;
 		p->own_trace = true;
+	}
+
+	/* The paravisor is measured first, before the partition it will run
+	 * in exists: whatever happens later, the register holds what was
+	 * launched. A bad image or key is a configuration error. */
+	rc = hw_attest_setup(p, why, sizeof(why));
+	if (rc) {
+		if (rc != -EINVAL)
+			snprintf(why, sizeof(why), "security processor: error %d", rc);
+		goto fail_msg;
 	}
 
 	p->vcpu = calloc(p->cfg.vcpus, sizeof(*p->vcpu));
@@ -126,6 +138,7 @@ void cvmbus_platform_destroy(struct cvmbus_platform *p)
 	hw_synic_destroy(p->para);
 	hw_synic_destroy(p->hyp);
 	cvmbus_mem_destroy(p->mem);
+	hw_attest_teardown(p);
 	free(p->vcpu);
 	if (p->own_trace)
 		cvmbus_trace_destroy(p->trace);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Internals of the simulated platform (src/hw: cpuid.c, synic.c,
- * hypercall.c, ports.c, regpath.c, vcpu.c, platform.c): the platform record,
- * the two SynIC instances, the port table, the vCPUs and their hypercall
- * carrier pages, and the calls these files make into each other. Partition
- * memory (memory*.c) has its own internal header and is used only through
- * cvmbus/memory.h from here.
+ * hypercall.c, ports.c, regpath.c, vcpu.c, platform.c, attest_path.c): the
+ * platform record, the two SynIC instances, the port table, the vCPUs and
+ * their hypercall carrier pages, the measured paravisor, and the calls these
+ * files make into each other. Partition memory (memory*.c) and the
+ * attestation core (attest_*.c, attest_internal.h) have their own internals
+ * and are used only through cvmbus/memory.h and cvmbus/attest.h from here.
  *
  * Lock order (outer first), so that no two paths can deadlock:
  *   carrier lock (one per party and vCPU: a vCPU makes one hypercall at a time)
@@ -13,6 +14,8 @@
  *   -> SynIC lock (never two SynICs at once: a proxied post unlocks first)
  *   -> vCPU lock -> doorbell lock
  *   -> trace lock (innermost: emit from anywhere)
+ * An attestation request holds its trap carrier's lock while the security
+ * processor signs; the security processor takes no platform lock.
  */
 #ifndef CVMBUS_HW_PLATFORM_INTERNAL_H
 #define CVMBUS_HW_PLATFORM_INTERNAL_H
@@ -21,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cvmbus/attest.h>
 #include <cvmbus/exec.h>
 #include <cvmbus/hv.h>
 #include <cvmbus/memory.h>
@@ -267,7 +271,23 @@ struct cvmbus_platform {
 	uint64_t hypercall_msr;
 
 	_Atomic bool shutting_down;
+
+	/* The measured paravisor (attest_path.c), NULL without a paravisor:
+	 * launched at create with pv_image, the platform's own copy of the
+	 * image (cfg.paravisor_image points at it once resolved). */
+	struct cvmbus_attest_platform *attest;
+	struct cvmbus_paravisor_image pv_image;
+	uint8_t pv_measurement[CVMBUS_ATTEST_DIGEST_SIZE]; /* read once, after launch */
 };
+
+/* attest_path.c: create the security processor and launch the paravisor
+ * image of p->cfg into it (platform creation, before memory and long before
+ * the vCPUs run); repoints p->cfg's image at the platform's own copy and
+ * forgets the key PEM.
+ * 0, or -EINVAL with why (bad image, bad key, policy and CPUID disagree),
+ * -ENOMEM, -EIO. */
+int hw_attest_setup(struct cvmbus_platform *p, char *why, size_t whylen);
+void hw_attest_teardown(struct cvmbus_platform *p);
 
 /* cpuid.c: validate cfg and fill *out with every default resolved. */
 int hw_config_resolve(const struct cvmbus_platform_config *cfg,

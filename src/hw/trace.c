@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <cvmbus/hv.h>
+#include <cvmbus/platform.h>
 #include <cvmbus/trace.h>
 #include <cvmbus/wire.h>
 
@@ -132,6 +133,10 @@ static const char *hypercall_name(uint16_t code)
 		return "signal_event";
 	case HVCALL_MODIFY_SPARSE_GPA_PAGE_HOST_VISIBILITY:
 		return "modify_sparse_gpa_page_host_visibility";
+	case CVMBUS_ATTEST_TRACE_CODE:
+		/* The model's own code for an attestation request on the
+		 * paravisor's trusted path (src/hw/attest_path.c). */
+		return "attest_request";
 	default:
 		return "unknown";
 	}
