@@ -160,6 +160,19 @@ struct cvmbus_client_config {
 	/* Optional: each event as it is queued. */
 	cvmbus_client_event_fn on_event;
 	void *event_ctx;
+	/* For a client that owns no guest RAM (the paravisor's relay, which
+	 * talks to the host from VTL2): InitiateContact names no monitor
+	 * pages (both zero, which servers accept as "none") and none are
+	 * allocated. Such a client uses only the foreign GPADL and open calls
+	 * below, never cvmbus_client_open() or cvmbus_client_gpadl_create(). */
+	bool no_monitor_pages;
+	/* Offers with confidential flags (0x2, 0x4) are accepted with those
+	 * bits cleared instead of refused, and counted in
+	 * offers_flags_cleared; 0x8 (pinned external memory, meaningless
+	 * without gpa_pinning, never asked for) goes with them. For a relay
+	 * facing the untrusted host, which can never provide a confidential
+	 * channel: OpenVMM's relay clears the bits of host offers the same way. */
+	bool clear_confidential_offers;
 };
 
 /* ---- Events ---------------------------------------------------------------- */
@@ -233,6 +246,10 @@ struct cvmbus_client_channel_info {
 	uint32_t recv_bytes;
 	bool ring_shared;           /* the ring pages are host-visible */
 	uint32_t target_vp;
+	/* Opened with cvmbus_client_open_foreign(): ring_gpadl is the foreign
+	 * GPADL, ring_gpa its first page, send_bytes the downstream offset;
+	 * ring_shared says nothing (the pages are not this client's). */
+	bool foreign_ring;
 };
 
 enum cvmbus_client_gpadl_state {
@@ -249,6 +266,7 @@ struct cvmbus_client_gpadl_info {
 	uint64_t npages;
 	bool shared;    /* made host-visible for this GPADL */
 	enum cvmbus_client_gpadl_state state;
+	bool foreign;   /* cvmbus_client_gpadl_create_foreign(): pages not ours */
 };
 
 struct cvmbus_client_stats {
@@ -267,6 +285,7 @@ struct cvmbus_client_stats {
 	uint64_t timeouts;
 	uint64_t pages_leaked;   /* kept out of the allocator: state unknown */
 	uint64_t events_dropped;
+	uint64_t offers_flags_cleared; /* clear_confidential_offers at work */
 };
 
 /* ---- Lifecycle -------------------------------------------------------------- */
@@ -378,6 +397,60 @@ int cvmbus_client_gpadl_teardown(struct cvmbus_client *cli, uint32_t relid, uint
 /* After RESCIND: closes the channel if open, tears down its GPADLs, then
  * sends RelIdReleased (RELEASED event). -EINVAL if not rescinded. */
 int cvmbus_client_release(struct cvmbus_client *cli, uint32_t relid);
+
+/* ---- Relaying another client's channels (the paravisor's relay) ----------- */
+
+/*
+ * A relay forwards GPADLs and opens that another client (the guest) made
+ * with the relay's own server, so the pages belong to that client, not to
+ * this one: nothing is allocated, zeroed, made visible or freed here, and
+ * the GPADL id is the one the other client chose (OpenVMM passes the
+ * guest's GPADL ids to the host unchanged). The relay's server already
+ * checked the pages against its memory rules.
+ */
+
+/*
+ * A GPADL over the range list `values` exactly as the other client sent it
+ * (per range: {byte_count | byte_offset << 32}, then one PFN per page it
+ * spans; range_count ranges), under `handle`. The list goes out as
+ * GpadlHeader (27 values) and GpadlBody messages (28 each); GPADL_DONE
+ * reports the outcome and cvmbus_client_gpadl_teardown() takes it down
+ * (GPADL_TORNDOWN), as for a GPADL of our own. 0 when started; -EINVAL
+ * (handle 0, a range list that does not add up), -E2BIG (more than the
+ * 16-bit range_buflen holds), -EEXIST (handle in use), -ENOENT, -ENODEV,
+ * -ENOTCONN, -ENOMEM.
+ */
+int cvmbus_client_gpadl_create_foreign(struct cvmbus_client *cli, uint32_t relid,
+				       uint32_t handle, uint16_t range_count,
+				       const uint64_t *values, size_t nvalues);
+
+struct cvmbus_client_open_foreign_params {
+	uint32_t ring_gpadl;             /* a CREATED foreign GPADL of this channel */
+	uint32_t downstream_page_offset; /* first page of the server-to-client ring */
+	uint32_t target_vp;              /* CVMBUS_VP_INDEX_DISABLE_INTERRUPT for none */
+	const void *user_data;
+	size_t user_data_len;            /* <= 120 */
+	/* OpenChannel2's signal parameters: the connection id the server
+	 * registers for the other client's signals, and the event flag it
+	 * sets to signal that client. */
+	uint32_t connection_id;
+	uint16_t event_flag;
+	uint16_t open_flags;             /* CVMBUS_OPEN_FLAG_* */
+};
+
+/*
+ * Opens relid over an existing foreign ring GPADL with OpenChannel2 and the
+ * caller's signal parameters; OPEN_DONE reports the outcome. Needs 6.0 with
+ * guest_specified_signal_parameters negotiated (-EOPNOTSUPP otherwise:
+ * without them the server would signal this client, not the other one).
+ * cvmbus_client_close() of such a channel sends CloseChannel only and
+ * reports CLOSE_DONE once it went out: the ring GPADL stays, for its owner
+ * to tear down. 0 when started; -EINVAL, -ENOENT (no such channel or
+ * foreign GPADL of it), -EBUSY (channel not closed, GPADL not created),
+ * -ENODEV, -ENOTCONN, -ENOMEM.
+ */
+int cvmbus_client_open_foreign(struct cvmbus_client *cli, uint32_t relid,
+			       const struct cvmbus_client_open_foreign_params *p);
 
 int cvmbus_client_channel_info(const struct cvmbus_client *cli, uint32_t relid,
 			       struct cvmbus_client_channel_info *out);

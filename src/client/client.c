@@ -9,6 +9,7 @@
  * lives in client_connect.c, client_channel.c and client_gpadl.c.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -571,9 +572,31 @@ static int client_dispatch(struct cvmbus_client *cli, const struct cvmbus_wire_m
 	}
 }
 
+/*
+ * A relay's host can never keep a ring private from itself: confidential
+ * bits on its offers are a lie, and the channel works without them
+ * (OpenVMM's relay clears them the same way). `b` is an offer-sized copy.
+ */
+static void client_clear_offer_flags(struct cvmbus_client *cli, uint8_t *b)
+{
+	const size_t at = offsetof(struct cvmbus_msg_offer_channel, flags);
+	uint32_t type = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+			(uint32_t)b[3] << 24;
+	uint16_t flags = (uint16_t)(b[at] | b[at + 1] << 8);
+
+	if (type != CVMBUS_MSG_OFFER_CHANNEL || !(flags & CLIENT_CLEARED_OFFER_FLAGS))
+		return;
+	flags &= (uint16_t)~CLIENT_CLEARED_OFFER_FLAGS;
+	b[at] = (uint8_t)flags;
+	b[at + 1] = (uint8_t)(flags >> 8);
+	cli->stats.offers_flags_cleared++;
+	CVMBUS_LOG_RL(CVMBUS_LOG_WARN, "client: offer with confidential flags: cleared");
+}
+
 int cvmbus_client_handle_message(struct cvmbus_client *cli, const void *bytes, size_t len,
 				 enum cvmbus_client_path source)
 {
+	uint8_t local[sizeof(struct cvmbus_msg_offer_channel)];
 	struct cvmbus_wire_msg m;
 	struct cvmbus_wire_status st;
 	uint32_t version, features, type;
@@ -593,7 +616,16 @@ int cvmbus_client_handle_message(struct cvmbus_client *cli, const void *bytes, s
 	client_rx_context(cli, &version, &features);
 	memset(&st, 0, sizeof(st));
 	memset(&m, 0, sizeof(m));
-	/* The one read of the caller's bytes: everything below uses m. */
+	if (cli->cfg.clear_confidential_offers && len == sizeof(struct cvmbus_msg_offer_channel)) {
+		/* The one read of the caller's bytes is this copy; the bits
+		 * go before the decoder judges the offer against a connection
+		 * that never has the features they need. */
+		memcpy(local, bytes, len);
+		client_clear_offer_flags(cli, local);
+		bytes = local;
+	}
+	/* The one read of the caller's bytes (or of our copy): everything
+	 * below uses m. */
 	rc = cvmbus_wire_decode(bytes, len, version, features, CVMBUS_WIRE_TO_CLIENT, &m, &st);
 	type = st.type;
 	if (rc < 0) {

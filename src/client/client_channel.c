@@ -7,6 +7,9 @@
  * (vmbus_close_internal()) and release (RelIdReleased once a rescinded
  * channel is idle). The ring's GPADL and its memory policy are in
  * client_gpadl.c; this file decides when a GPADL is made or torn down.
+ * A relay also opens channels over another client's ring GPADL
+ * (cvmbus_client_open_foreign): OpenChannel2 with that client's signal
+ * parameters, and a close that leaves the GPADL to its owner.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -162,14 +165,15 @@ static bool client_use_open2(const struct cvmbus_client *cli)
 				 CVMBUS_FEATURE_CHANNEL_INTERRUPT_REDIRECTION));
 }
 
-void client_chan_ring_created(struct cvmbus_client *cli, struct client_channel *ch)
+/* Enqueues OpenChannel(2) over ring GPADL `handle` and waits for its
+ * result; send_pages is the downstream offset. */
+static void client_chan_send_open(struct cvmbus_client *cli, struct client_channel *ch,
+				  uint32_t handle)
 {
 	struct cvmbus_wire_msg m;
 	struct cvmbus_msg_open_channel *op;
 	int rc;
 
-	if (ch->state != CHAN_OPEN_GPADL)
-		return;
 	/* The wire decoder insists on the 156-byte layout once 6.0 and
 	 * either feature are negotiated, so we send what it would accept. */
 	cvmbus_wire_msg_init(&m, client_use_open2(cli) ? CVMBUS_WIRE_OPEN_CHANNEL2
@@ -178,7 +182,7 @@ void client_chan_ring_created(struct cvmbus_client *cli, struct client_channel *
 	op->child_relid = ch->relid;
 	/* Linux uses the relid as the open id; OpenResult must echo it. */
 	op->openid = ch->relid;
-	op->ringbuffer_gpadl = ch->ring->handle;
+	op->ringbuffer_gpadl = handle;
 	op->target_vp = ch->target_vp;
 	/* The receive ring starts right after the send ring, in 4 KiB pages. */
 	op->downstream_ring_page_offset = ch->send_pages;
@@ -194,6 +198,13 @@ void client_chan_ring_created(struct cvmbus_client *cli, struct client_channel *
 	rc = client_send(cli, &m, cli->msg_conn_id, ch->relid, 0, true);
 	if (rc < 0)
 		client_open_failed(cli, ch, rc);
+}
+
+void client_chan_ring_created(struct cvmbus_client *cli, struct client_channel *ch)
+{
+	if (ch->state != CHAN_OPEN_GPADL)
+		return;
+	client_chan_send_open(cli, ch, ch->ring->handle);
 }
 
 void client_chan_ring_failed(struct cvmbus_client *cli, struct client_channel *ch, int status)
@@ -264,6 +275,8 @@ int cvmbus_client_open(struct cvmbus_client *cli, uint32_t relid,
 	if (rc < 0)
 		return rc;
 
+	ch->foreign = false;
+	ch->foreign_gpadl = 0;
 	ch->send_pages = p->send_bytes / HV_PAGE_SIZE;
 	ch->recv_pages = p->recv_bytes / HV_PAGE_SIZE;
 	ch->target_vp = p->target_vp;
@@ -282,6 +295,64 @@ int cvmbus_client_open(struct cvmbus_client *cli, uint32_t relid,
 		return rc;
 	ch->ring = g;
 	ch->state = CHAN_OPEN_GPADL;
+	client_run(cli);
+	return 0;
+}
+
+int cvmbus_client_open_foreign(struct cvmbus_client *cli, uint32_t relid,
+			       const struct cvmbus_client_open_foreign_params *p)
+{
+	struct client_channel *ch;
+	struct client_gpadl *g;
+
+	if (!cli || !p)
+		return -EINVAL;
+	if (cli->state != CVMBUS_CLIENT_CONNECTED)
+		return -ENOTCONN;
+	ch = client_chan_get(cli, relid);
+	if (!ch)
+		return -ENOENT;
+	if (ch->rescinded)
+		return -ENODEV;
+	if (ch->state != CHAN_CLOSED)
+		return -EBUSY;
+	/* Without signal parameters the server would signal (and be
+	 * signalled by) this client on the offer's ids, not the client whose
+	 * ring it is: the data plane would have no one at the other end. */
+	if (!client_use_open2(cli) ||
+	    !(cli->features & CVMBUS_FEATURE_GUEST_SPECIFIED_SIGNAL_PARAMETERS))
+		return -EOPNOTSUPP;
+	if (p->user_data_len > CVMBUS_USER_DEFINED_SIZE || (p->user_data_len && !p->user_data))
+		return -EINVAL;
+	if (p->open_flags & ~CVMBUS_OPEN_FLAG_REDIRECT_INTERRUPT)
+		return -EINVAL;
+	if ((p->open_flags & CVMBUS_OPEN_FLAG_REDIRECT_INTERRUPT) &&
+	    !(cli->features & CVMBUS_FEATURE_CHANNEL_INTERRUPT_REDIRECTION))
+		return -EINVAL;
+	g = client_gpadl_find(cli, p->ring_gpadl);
+	if (!g || !g->foreign || g->relid != relid)
+		return -ENOENT;
+	if (g->state != CVMBUS_CLIENT_GPADL_CREATED)
+		return -EBUSY;
+	/* Both rings need their control page and at least one data page. */
+	if (p->downstream_page_offset < 2 || g->npages < 2 ||
+	    p->downstream_page_offset > g->npages - 2)
+		return -EINVAL;
+
+	ch->foreign = true;
+	ch->foreign_gpadl = p->ring_gpadl;
+	ch->ring = NULL;
+	ch->send_pages = p->downstream_page_offset;
+	ch->recv_pages = (uint32_t)(g->npages - p->downstream_page_offset);
+	ch->target_vp = p->target_vp;
+	ch->signal_connection_id = p->connection_id;
+	ch->event_flag = p->event_flag;
+	ch->open_flags = p->open_flags;
+	memset(ch->user_data, 0, sizeof(ch->user_data));
+	if (p->user_data_len)
+		memcpy(ch->user_data, p->user_data, p->user_data_len);
+	ch->open_status = 0;
+	client_chan_send_open(cli, ch, p->ring_gpadl);
 	client_run(cli);
 	return 0;
 }
@@ -468,8 +539,13 @@ void client_chan_posted(struct cvmbus_client *cli, const struct client_out *o)
 	case CVMBUS_MSG_CLOSE_CHANNEL:
 		/* vmbus_close_internal(): the ring GPADL goes only after the
 		 * close went out. */
-		if (ch->state == CHAN_CLOSING && ch->ring &&
-		    client_gpadl_teardown_start(cli, ch->ring) < 0) {
+		if (ch->state == CHAN_CLOSING && ch->foreign && !ch->ring) {
+			/* CloseChannel has no answer; the ring GPADL is its
+			 * owner's to tear down. */
+			ch->state = CHAN_CLOSED;
+			client_emit_simple(cli, CVMBUS_CLIENT_EV_CLOSE_DONE, 0, ch->relid, 0);
+		} else if (ch->state == CHAN_CLOSING && ch->ring &&
+			   client_gpadl_teardown_start(cli, ch->ring) < 0) {
 			client_gpadl_leak(cli, ch->ring);
 			client_chan_ring_gone(cli, ch, -ENOMEM);
 		}
@@ -491,7 +567,10 @@ void client_chan_post_failed(struct cvmbus_client *cli, const struct client_out 
 	case CVMBUS_MSG_CLOSE_CHANNEL:
 		/* Linux: "if we failed to post the close msg, it is perhaps
 		 * better to leak memory" - the host may still use the ring. */
-		if (ch && ch->state == CHAN_CLOSING && ch->ring) {
+		if (ch && ch->state == CHAN_CLOSING && ch->foreign && !ch->ring) {
+			ch->state = CHAN_CLOSED;
+			client_emit_simple(cli, CVMBUS_CLIENT_EV_CLOSE_DONE, err, ch->relid, 0);
+		} else if (ch && ch->state == CHAN_CLOSING && ch->ring) {
 			client_gpadl_leak(cli, ch->ring);
 			client_chan_ring_gone(cli, ch, err);
 		}
@@ -556,6 +635,14 @@ int cvmbus_client_channel_info(const struct cvmbus_client *cli, uint32_t relid,
 		out->send_bytes = ch->send_pages * HV_PAGE_SIZE;
 		out->recv_bytes = ch->recv_pages * HV_PAGE_SIZE;
 		out->ring_shared = ch->ring->shared;
+	} else if (ch->foreign && ch->state != CHAN_CLOSED) {
+		const struct client_gpadl *g = client_gpadl_find(cli, ch->foreign_gpadl);
+
+		out->foreign_ring = true;
+		out->ring_gpadl = ch->foreign_gpadl;
+		out->ring_gpa = g ? g->gpa : 0;
+		out->send_bytes = ch->send_pages * HV_PAGE_SIZE;
+		out->recv_bytes = ch->recv_pages * HV_PAGE_SIZE;
 	}
 	return 0;
 }

@@ -40,8 +40,8 @@ static int client_alloc_pages(struct cvmbus_client *cli)
 	uint64_t gpa;
 	int rc;
 
-	if (cli->pages_ready)
-		return 0;
+	if (cli->pages_ready || cli->cfg.no_monitor_pages)
+		return 0; /* without pages, InitiateContact names none (zeros) */
 	rc = cvmbus_mem_alloc(cli->mem, CVMBUS_MEM_REGION_VTL0, 3, &gpa);
 	if (rc < 0)
 		return rc;
@@ -133,8 +133,10 @@ static int client_send_contact(struct cvmbus_client *cli, uint32_t version)
 	}
 	/* The boundary is 0 outside vTOM, so ORing it in is always right:
 	 * the host addresses the shared pages by their alias. */
-	ic->parent_to_child_monitor_gpa = cli->monitor[0] | cli->cfg.shared_gpa_boundary;
-	ic->child_to_parent_monitor_gpa = cli->monitor[1] | cli->cfg.shared_gpa_boundary;
+	if (cli->pages_ready) {
+		ic->parent_to_child_monitor_gpa = cli->monitor[0] | cli->cfg.shared_gpa_boundary;
+		ic->child_to_parent_monitor_gpa = cli->monitor[1] | cli->cfg.shared_gpa_boundary;
+	}
 
 	cli->req_version = version;
 	cli->req_features = features;

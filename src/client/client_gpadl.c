@@ -10,6 +10,8 @@
  * handle counts up from 0xE1E10. On teardown the pages are made private
  * again (if we had shared them) before they go back to the allocator; when
  * that cannot be known to be safe, they are leaked and counted instead.
+ * A relay's foreign GPADLs (another client's range list, forwarded under
+ * that client's handle) go through the same states but never touch memory.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -88,15 +90,25 @@ void client_gpadl_reclaim(struct cvmbus_client *cli, struct client_gpadl *g)
 {
 	client_outbox_cancel(cli, 0, UINT32_MAX, g->handle);
 	client_gpadl_unlink(cli, g);
-	client_mem_release(cli, g->gpa, g->npages, g->shared);
+	/* A foreign GPADL's pages belong to another client: only the record
+	 * is ours to drop. */
+	if (!g->foreign)
+		client_mem_release(cli, g->gpa, g->npages, g->shared);
 	free(g);
 }
 
 void client_gpadl_leak(struct cvmbus_client *cli, struct client_gpadl *g)
 {
-	cvmbus_log_warn("client: gpadl 0x%x of relid %u: %llu pages leaked", g->handle, g->relid,
-			(unsigned long long)g->npages);
-	cli->stats.pages_leaked += g->npages;
+	if (g->foreign) {
+		/* Not our pages, so not our leak: the event's status tells
+		 * the relay that the server may still hold them. */
+		cvmbus_log_warn("client: foreign gpadl 0x%x of relid %u: fate unknown", g->handle,
+				g->relid);
+	} else {
+		cvmbus_log_warn("client: gpadl 0x%x of relid %u: %llu pages leaked", g->handle,
+				g->relid, (unsigned long long)g->npages);
+		cli->stats.pages_leaked += g->npages;
+	}
 	client_outbox_cancel(cli, 0, UINT32_MAX, g->handle);
 	client_gpadl_unlink(cli, g);
 	free(g);
@@ -104,41 +116,104 @@ void client_gpadl_leak(struct cvmbus_client *cli, struct client_gpadl *g)
 
 /* ---- Establish ------------------------------------------------------------------- */
 
-/* Enqueues the header and the bodies that describe g (one range). */
-static int client_gpadl_send(struct cvmbus_client *cli, const struct client_gpadl *g)
+/* range_buflen is a u16 holding whole 8-byte values. */
+#define CLIENT_MAX_GPADL_VALUES (0xFFF8u / 8u)
+
+/*
+ * Enqueues a GPADL's range list: the header carries range_count, the whole
+ * list's length and its first 27 values, each GpadlBody the next 28 (a body
+ * is a plain continuation of the values, whatever they are).
+ */
+static int client_gpadl_send_values(struct cvmbus_client *cli, uint32_t relid, uint32_t handle,
+				    uint16_t range_count, const uint64_t *values,
+				    size_t nvalues)
 {
 	struct cvmbus_wire_msg m;
-	uint64_t *pfns;
-	size_t done;
+	size_t done, take;
 	int rc;
 
-	pfns = malloc(g->npages * sizeof(*pfns));
-	if (!pfns)
-		return -ENOMEM;
-	for (uint64_t i = 0; i < g->npages; i++)
-		pfns[i] = (g->gpa >> HV_PAGE_SHIFT) + i;
-
-	rc = cvmbus_wire_gpadl_header_init(&m, g->relid, g->handle,
-					   (uint32_t)(g->npages * HV_PAGE_SIZE), 0, pfns,
-					   g->npages);
-	if (rc < 0)
-		goto out;
-	done = (size_t)rc;
-	rc = client_send(cli, &m, cli->msg_conn_id, g->relid, g->handle, done == g->npages);
-	while (rc >= 0 && done < g->npages) {
+	if (nvalues == 0 || nvalues > CLIENT_MAX_GPADL_VALUES)
+		return -E2BIG;
+	cvmbus_wire_msg_init(&m, CVMBUS_WIRE_GPADL_HEADER);
+	m.u.gpadl_header.child_relid = relid;
+	m.u.gpadl_header.gpadl = handle;
+	m.u.gpadl_header.range_buflen = (uint16_t)(8u * nvalues);
+	m.u.gpadl_header.rangecount = range_count;
+	take = nvalues < CVMBUS_GPADL_HEADER_MAX_VALUES ? nvalues : CVMBUS_GPADL_HEADER_MAX_VALUES;
+	for (size_t i = 0; i < take; i++)
+		cvmbus_wire_gpadl_set_value(&m, i, values[i]);
+	m.data_count = (uint16_t)take;
+	done = take;
+	rc = client_send(cli, &m, cli->msg_conn_id, relid, handle, done == nvalues);
+	while (rc >= 0 && done < nvalues) {
 		/* msgnumber stays 0, as Linux leaves it. */
-		rc = cvmbus_wire_gpadl_body_init(&m, 0, g->handle, pfns + done, g->npages - done);
+		rc = cvmbus_wire_gpadl_body_init(&m, 0, handle, values + done, nvalues - done);
 		if (rc < 0)
 			break;
 		done += (size_t)rc;
-		rc = client_send(cli, &m, cli->msg_conn_id, g->relid, g->handle,
-				 done == g->npages);
+		rc = client_send(cli, &m, cli->msg_conn_id, relid, handle, done == nvalues);
 	}
-out:
-	free(pfns);
 	if (rc < 0)
-		client_outbox_cancel(cli, 0, UINT32_MAX, g->handle);
+		client_outbox_cancel(cli, 0, UINT32_MAX, handle);
 	return rc < 0 ? rc : 0;
+}
+
+/* Enqueues the header and the bodies that describe g (one range, as Linux
+ * describes a contiguous allocation). */
+static int client_gpadl_send(struct cvmbus_client *cli, const struct client_gpadl *g)
+{
+	uint64_t *values;
+	int rc;
+
+	if (g->npages * HV_PAGE_SIZE > UINT32_MAX)
+		return -E2BIG;
+	values = malloc((g->npages + 1) * sizeof(*values));
+	if (!values)
+		return -ENOMEM;
+	values[0] = cvmbus_gpa_range_value((uint32_t)(g->npages * HV_PAGE_SIZE), 0);
+	for (uint64_t i = 0; i < g->npages; i++)
+		values[1 + i] = (g->gpa >> HV_PAGE_SHIFT) + i;
+	rc = client_gpadl_send_values(cli, g->relid, g->handle, 1, values, g->npages + 1);
+	free(values);
+	return rc;
+}
+
+/*
+ * Walks a range list as a server would before trusting it: each range has
+ * a non-zero byte count, an offset inside its first page and exactly the
+ * PFNs it spans, and the ranges use the list up. *npages gets the PFN
+ * count, *first_pfn the first one.
+ */
+static int client_ranges_check(uint16_t range_count, const uint64_t *values, size_t nvalues,
+			       uint64_t *npages, uint64_t *first_pfn)
+{
+	size_t i = 0;
+	uint64_t pages = 0;
+
+	if (range_count == 0)
+		return -EINVAL;
+	for (uint16_t r = 0; r < range_count; r++) {
+		uint32_t count, offset;
+		uint64_t span;
+
+		if (i >= nvalues)
+			return -EINVAL;
+		count = (uint32_t)values[i];
+		offset = (uint32_t)(values[i] >> 32);
+		if (count == 0 || offset >= HV_PAGE_SIZE)
+			return -EINVAL;
+		span = cvmbus_gpa_range_pages(count, offset);
+		if (span > nvalues - i - 1)
+			return -EINVAL;
+		if (r == 0)
+			*first_pfn = values[i + 1];
+		pages += span;
+		i += 1 + span;
+	}
+	if (i != nvalues)
+		return -EINVAL;
+	*npages = pages;
+	return 0;
 }
 
 struct client_gpadl *client_gpadl_start(struct cvmbus_client *cli, struct client_channel *ch,
@@ -230,6 +305,55 @@ int cvmbus_client_gpadl_create(struct cvmbus_client *cli, uint32_t relid, uint64
 	*handle = g->handle;
 	if (gpa)
 		*gpa = g->gpa;
+	client_run(cli);
+	return 0;
+}
+
+int cvmbus_client_gpadl_create_foreign(struct cvmbus_client *cli, uint32_t relid,
+				       uint32_t handle, uint16_t range_count,
+				       const uint64_t *values, size_t nvalues)
+{
+	struct client_channel *ch;
+	struct client_gpadl *g;
+	uint64_t npages = 0, first_pfn = 0;
+	int rc;
+
+	if (!cli || !values || handle == 0)
+		return -EINVAL;
+	if (cli->state != CVMBUS_CLIENT_CONNECTED)
+		return -ENOTCONN;
+	ch = relid >= 1 && relid <= CVMBUS_CLIENT_MAX_RELID ? cli->chan[relid] : NULL;
+	if (!ch)
+		return -ENOENT;
+	if (ch->rescinded)
+		return -ENODEV;
+	if (nvalues > CLIENT_MAX_GPADL_VALUES)
+		return -E2BIG;
+	rc = client_ranges_check(range_count, values, nvalues, &npages, &first_pfn);
+	if (rc < 0)
+		return rc;
+	/* GpadlTorndown names the handle alone: two GPADLs under one handle
+	 * could not be told apart. */
+	if (client_gpadl_find(cli, handle))
+		return -EEXIST;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->handle = handle;
+	g->relid = relid;
+	g->ring = false; /* an open names it; its own outcomes are GPADL events */
+	g->foreign = true;
+	g->gpa = first_pfn << HV_PAGE_SHIFT;
+	g->npages = npages;
+	g->state = CVMBUS_CLIENT_GPADL_CREATING;
+	g->deadline = CLIENT_NEVER;
+	rc = client_gpadl_send_values(cli, relid, handle, range_count, values, nvalues);
+	if (rc < 0) {
+		free(g);
+		return rc;
+	}
+	g->next = cli->gpadls;
+	cli->gpadls = g;
 	client_run(cli);
 	return 0;
 }
@@ -488,5 +612,6 @@ int cvmbus_client_gpadl_info(const struct cvmbus_client *cli, uint32_t handle,
 	out->npages = g->npages;
 	out->shared = g->shared;
 	out->state = g->state;
+	out->foreign = g->foreign;
 	return 0;
 }

@@ -37,6 +37,13 @@
 	(CVMBUS_FEATURE_GUEST_SPECIFIED_SIGNAL_PARAMETERS | \
 	 CVMBUS_FEATURE_CHANNEL_INTERRUPT_REDIRECTION)
 
+/* The offer flags clear_confidential_offers removes: both confidential
+ * bits, and pinned external memory, which only means something with the
+ * gpa_pinning feature this client never asks for. */
+#define CLIENT_CLEARED_OFFER_FLAGS                                                   \
+	(CVMBUS_OFFER_CONFIDENTIAL_RING_BUFFER | CVMBUS_OFFER_CONFIDENTIAL_EXTERNAL_MEMORY | \
+	 CVMBUS_OFFER_REQUIRE_PINNED_EXTERNAL_MEMORY)
+
 /* Largest ring or buffer: a one-range GPADL's range_buflen is a u16 holding
  * 8 bytes of range header and 8 per PFN. */
 #define CLIENT_MAX_GPADL_PAGES ((0xFFFFu - 8u) / 8u) /* 8190 */
@@ -60,6 +67,9 @@ struct client_gpadl {
 	uint64_t gpa;
 	uint64_t npages;
 	bool shared;        /* made host-visible by us: private again before free */
+	/* Pages described by another client (a relay forwarding them): never
+	 * allocated, changed or freed by us. */
+	bool foreign;
 	/* Set when the message that starts the wait has been posted (the last
 	 * GpadlBody, or the GpadlTeardown); until then answers are unexpected
 	 * and no deadline runs. */
@@ -83,6 +93,10 @@ struct client_channel {
 	uint16_t event_flag;
 	uint16_t open_flags;
 	uint8_t user_data[CVMBUS_USER_DEFINED_SIZE];
+	/* Opened over another client's GPADL (cvmbus_client_open_foreign):
+	 * ring stays NULL, the close sends CloseChannel only. */
+	bool foreign;
+	uint32_t foreign_gpadl;
 	int open_status;        /* reported once the failed open is cleaned up */
 	bool open_posted;       /* OpenChannel left the outbox */
 	uint64_t deadline;      /* OpenResult */

@@ -998,6 +998,10 @@ void cvmbus_server_glue_stop(struct cvmbus_server_glue *g)
 	g->held_count = 0;
 	g->stopped = true;
 	glue_unlock(g);
+	/* A stopped server holds no guest page: its GPADL records go now, and
+	 * with them their pins, so the partition's memory may be torn down
+	 * (or its pages change visibility) before the glue is destroyed. */
+	sg_gpadl_drop_all(g);
 }
 
 void cvmbus_server_glue_destroy(struct cvmbus_server_glue *g)
