@@ -8,10 +8,13 @@
  * layer of libcvmbus (src/vm); the cvmbus tool's subcommands that boot a VM
  * all go through it.
  *
- * This header starts with the topology options that every such subcommand
- * shares (--isolation, --paravisor, --max-version, --arch, --detect, --vcpus,
- * --seed / --native), parsed and validated in one place so that a bad value
- * gets the same error everywhere.
+ * This header has three parts: the topology options that every such
+ * subcommand shares (--isolation, --paravisor, --max-version, --arch,
+ * --detect, --vcpus, --seed / --native), parsed and validated in one place
+ * so that a bad value gets the same error everywhere (config.c); the VM and
+ * its run, with the report a run fills for renderers (vm.c and friends); and
+ * the validation matrix with its checks against coco.rst (matrix.c).
+ * docs/MATRIX.md describes all three.
  */
 #ifndef CVMBUS_VM_H
 #define CVMBUS_VM_H
@@ -20,8 +23,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include <cvmbus/hv.h>
+#include <cvmbus/memory.h>
 #include <cvmbus/platform.h>
+#include <cvmbus/server.h>
+#include <cvmbus/server_glue.h>
+#include <cvmbus/trace.h>
+#include <cvmbus/wire.h>
 
 enum cvmbus_detect {
 	CVMBUS_DETECT_CPUID = 0, /* the merged Linux series: CPUID 0x40000082 EAX bit 3 */
@@ -74,5 +84,323 @@ int cvmbus_vm_config_format(const struct cvmbus_vm_config *cfg, char *buf, size_
 extern const char cvmbus_vm_options_help[];
 
 const char *cvmbus_detect_name(enum cvmbus_detect detect);
+
+/* ==== The VM: every party from one configuration (src/vm/vm.c) ============= */
+
+/*
+ * A run boots, inside one cvmbus_exec_run of the configured executor: the
+ * platform (with a trace that outlives it), the host (server glue in the
+ * HOST role listening on 4 and 1, or on 0x800074 behind a paravisor, with an
+ * echo VSP: "the host's device"), the paravisor if configured (its server,
+ * the relay of the host's offers, and its own echo VSP: "the paravisor's
+ * device"), then the guest (start, connect with the configured detection),
+ * calls the workload, unloads, and stops and joins everything. What it saw
+ * goes into a struct cvmbus_vm_report, which renderers (the cvmbus tool's
+ * tables, JSON; later HTML) read without touching the VM.
+ *
+ * Errors are negative errno values: -EINVAL (bad configuration: err says
+ * why), -ENOTSUP (a cell that cannot exist, e.g. SNP on arm64), -ENOMEM,
+ * -EBUSY (a run is in progress), and a run's status (below).
+ */
+
+struct cvmbus_vm;
+struct cvmbus_guest;
+struct cvmbus_server_glue;
+struct cvmbus_paravisor;
+
+/* Bounds of the report's fixed arrays (what does not fit is counted). */
+#define CVMBUS_VM_MAX_CHANNELS 8u
+#define CVMBUS_VM_MAX_RANGES   64u
+#define CVMBUS_VM_MAX_REASONS  24u
+#define CVMBUS_VM_MAX_MSG_KEYS 24u
+#define CVMBUS_VM_MAX_CONTACTS 12u
+#define CVMBUS_VM_SECRET_BYTES 32u
+#define CVMBUS_VM_REASON_LEN   24u /* CVMBUS_MEM_REASON_MAX_LEN + 1 */
+_Static_assert(CVMBUS_VM_REASON_LEN >= CVMBUS_MEM_REASON_MAX_LEN + 1, "a whole reason tag fits");
+
+/* The categories of coco.rst's list of host-visible ("decrypted") pages,
+ * plus the two that are not on it: everything visible because nothing is
+ * isolated, and a reason the list does not name (a finding). */
+enum cvmbus_vm_coco {
+	CVMBUS_VM_COCO_UNKNOWN = 0,     /* not on coco.rst's list: never allowed */
+	CVMBUS_VM_COCO_MONITOR,         /* VMBus monitor pages */
+	CVMBUS_VM_COCO_SYNIC,           /* SynIC pages the guest decrypted (no paravisor) */
+	CVMBUS_VM_COCO_SYNIC_SUPPLIED,  /* SynIC pages the paravisor supplies */
+	CVMBUS_VM_COCO_HYPERCALL,       /* per-CPU hypercall input/output pages (no paravisor) */
+	CVMBUS_VM_COCO_GHCB,            /* the GHCB page (SNP) / tdcall shared page (TDX) */
+	CVMBUS_VM_COCO_PARAVISOR_CALL,  /* the paravisor's own carrier towards the hypervisor */
+	CVMBUS_VM_COCO_RING,            /* VMBus ring buffers */
+	CVMBUS_VM_COCO_GPADL,           /* other GPADLs: netvsc send/receive buffers */
+	CVMBUS_VM_COCO_BOUNCE,          /* bounce buffers (swiotlb) */
+	CVMBUS_VM_COCO_NO_ISOLATION,    /* no isolation: every page is the host's */
+	CVMBUS_VM_COCO_COUNT
+};
+
+/* One reason tag's pages, at the steady state (after connect and open,
+ * before close) and over the whole run. */
+struct cvmbus_vm_reason {
+	char reason[CVMBUS_VM_REASON_LEN];
+	enum cvmbus_mem_party party;     /* who made the pages visible now */
+	enum cvmbus_vm_coco category;
+	bool allowed;                    /* this category may exist in this configuration */
+	uint64_t pages_now;              /* at the steady state */
+	uint64_t pages_ever;             /* at the end of the run */
+};
+
+/* A run of host-visible pages at the steady state. */
+struct cvmbus_vm_range {
+	uint64_t gpa;
+	uint64_t pages;
+	enum cvmbus_mem_party party;
+	char reason[CVMBUS_VM_REASON_LEN];
+};
+
+struct cvmbus_vm_channel {
+	uint32_t relid;                  /* as the guest sees it */
+	struct cvmbus_guid if_type, if_instance;
+	const char *device;              /* "echo", or "unknown" */
+	enum cvmbus_mem_party owner;     /* HOST or PARAVISOR: whose device serves it */
+	uint32_t host_relid;             /* a relayed channel's relid on the host; else 0 */
+	uint16_t offer_flags;            /* as the guest received them */
+	bool confidential_ring;          /* 0x2, as the guest uses it */
+	bool confidential_external;      /* 0x4 */
+	bool opened;                     /* the workload opened it */
+	int open_status;
+	bool ring_private;               /* at the steady state */
+	uint64_t ring_gpa;
+	uint32_t ring_pages;
+	uint64_t ring_pages_visible;     /* of those, host-visible at the steady state */
+	uint32_t connection_id;
+	enum cvmbus_path signal_path;    /* guest -> server HvSignalEvent */
+	uint64_t events[2];              /* event flags found: [0] hypervisor, [1] paravisor SynIC */
+	enum cvmbus_synic_kind synic;    /* where its interrupts came from (NONE: none seen) */
+	bool synic_both;                 /* ... from both SynICs */
+	/* Workload. */
+	uint64_t echoes;                 /* in-band echoes that came back intact */
+	int echo_status;
+	bool secret_sent;
+	uint8_t secret[CVMBUS_VM_SECRET_BYTES];
+	uint64_t secret_hits_view;       /* copies in host-visible pages (host view) */
+	uint64_t secret_hits_fd;         /* copies in the shared memfd (pread) */
+	int close_status;
+};
+
+/* Channel messages by how they travelled (the trace's "msg" events). */
+struct cvmbus_vm_msg_key {
+	unsigned int from, to;           /* enum cvmbus_mem_party or CVMBUS_TRACE_PARTY_NONE */
+	enum cvmbus_path path;
+	enum cvmbus_synic_kind synic;
+	bool trusted;
+	uint64_t count;
+};
+
+/* One InitiateContact the guest posted. */
+struct cvmbus_vm_contact {
+	uint32_t version;
+	uint32_t features;               /* feature_flags (6.0) */
+	enum cvmbus_path path;
+	unsigned int to;
+	bool trusted;
+	uint16_t status;                 /* the hypercall's */
+	uint8_t head[16];                /* the message's first bytes */
+};
+
+struct cvmbus_vm_report {
+	struct cvmbus_vm_config config;
+	char config_text[128];
+	/* Outcome: 0, or the first failure (errno) and what failed. */
+	int status;
+	char error[160];
+	int exec_status;                 /* cvmbus_exec_run's */
+	/* Negotiation. */
+	bool connected;
+	int connect_status;
+	uint32_t version, features, msg_conn_id;
+	bool confidential;
+	enum cvmbus_path post_path, signal_path;
+	enum cvmbus_detect detect;
+	bool cpuid_confidential_bit;     /* CPUID 0x40000082 EAX bit 3 as the guest read it */
+	unsigned int attempts;
+	struct {
+		bool confidential;
+		enum cvmbus_path path;
+		int status;
+	} attempt[2];
+	int winner;
+	/* The paravisor's relay. */
+	bool relay;
+	bool relay_connected;
+	uint32_t relay_version, relay_features;
+	/* Channels, in relid order. */
+	size_t channel_count;
+	struct cvmbus_vm_channel channels[CVMBUS_VM_MAX_CHANNELS];
+	size_t channels_dropped;
+	/* Exposure: the host-visible pages at the steady state. */
+	bool steady;                     /* the workload took the snapshot */
+	size_t range_count;
+	struct cvmbus_vm_range ranges[CVMBUS_VM_MAX_RANGES];
+	size_t ranges_dropped;
+	size_t reason_count;
+	struct cvmbus_vm_reason reasons[CVMBUS_VM_MAX_REASONS];
+	uint64_t pages_now, pages_ever;
+	/* Control messages. */
+	uint64_t messages;
+	size_t msg_key_count;
+	struct cvmbus_vm_msg_key msg_keys[CVMBUS_VM_MAX_MSG_KEYS];
+	size_t contact_count;
+	struct cvmbus_vm_contact contacts[CVMBUS_VM_MAX_CONTACTS];
+	/* Throughput of the echo loop: packets and executor time. */
+	uint64_t echo_packets;
+	uint64_t echo_ns;
+	/* The trace. */
+	uint64_t trace_events;
+	uint64_t trace_hash;
+};
+
+/*
+ * Devices beyond the two echo devices every run has: each is offered when
+ * a run starts, by the host (its channel relayed to the guest when there
+ * is a paravisor) or by the paravisor itself (whose offers carry the
+ * confidential flags on a confidential connection). `ops` and `ctx` are a
+ * VSP as the server glue runs it (include/cvmbus/server_glue.h), so the
+ * same device code serves either owner; the device object must outlive
+ * every run. The default workload leaves devices that are not echo
+ * devices alone: a workload finds its device by the offer's interface and
+ * instance GUIDs (cvmbus_guest_find_offer).
+ */
+enum cvmbus_vm_owner {
+	CVMBUS_VM_OWNER_HOST = 0,
+	CVMBUS_VM_OWNER_PARAVISOR = 1,
+};
+
+#define CVMBUS_VM_MAX_DEVICES 6u
+
+struct cvmbus_vm_device {
+	const char *name;                  /* for reports: "disk", "nic" */
+	enum cvmbus_vm_owner owner;
+	struct cvmbus_offer_params offer;
+	const struct cvmbus_vsp_ops *ops;
+	void *ctx;
+};
+
+/* Before a run: 0; -EBUSY during a run, -ENOSPC past the maximum,
+ * -EINVAL for a paravisor device on a VM without a paravisor. */
+int cvmbus_vm_add_device(struct cvmbus_vm *vm, const struct cvmbus_vm_device *dev);
+
+typedef int (*cvmbus_vm_workload_fn)(struct cvmbus_vm *vm, void *arg);
+
+/* Checks the configuration (cvmbus_vm_config_check) and makes the executor
+ * and the trace; boots nothing. 0, -EINVAL, -ENOTSUP, -ENOMEM. */
+int cvmbus_vm_create(const struct cvmbus_vm_config *cfg, struct cvmbus_vm **out, char *err,
+		     size_t errlen);
+void cvmbus_vm_destroy(struct cvmbus_vm *vm);
+
+/* Write the platform's trace as JSON Lines to f during the next run (NULL:
+ * off). The vm does not own f. */
+void cvmbus_vm_set_trace_jsonl(struct cvmbus_vm *vm, FILE *f);
+/* The VM's trace: it outlives each run, so tests read it afterwards (enable
+ * its buffer before the run). */
+struct cvmbus_trace *cvmbus_vm_trace(struct cvmbus_vm *vm);
+struct cvmbus_exec *cvmbus_vm_exec(struct cvmbus_vm *vm);
+
+/*
+ * Boot, connect, workload (NULL: none), unload, stop; every thread joined.
+ * The report is reset at the start and filled as the run goes. Returns 0, or
+ * the first failure: the connect's status (the workload is skipped then),
+ * the workload's, a party that failed to start, or the executor's
+ * (-EDEADLK, -ETIMEDOUT, -ELOOP under the deterministic one).
+ */
+int cvmbus_vm_run(struct cvmbus_vm *vm, cvmbus_vm_workload_fn workload, void *arg);
+const struct cvmbus_vm_report *cvmbus_vm_report(const struct cvmbus_vm *vm);
+
+/* For a workload, during a run (NULL otherwise, or without a paravisor). */
+struct cvmbus_platform *cvmbus_vm_platform(struct cvmbus_vm *vm);
+struct cvmbus_guest *cvmbus_vm_guest(struct cvmbus_vm *vm);
+struct cvmbus_server_glue *cvmbus_vm_host_server(struct cvmbus_vm *vm);
+struct cvmbus_paravisor *cvmbus_vm_paravisor(struct cvmbus_vm *vm);
+/* Record the steady state into the report: channels (offers, owners, ring
+ * state, SynIC), the host-visible ranges and reasons, and the scan of each
+ * channel's secret (set with cvmbus_vm_set_secret). During a run only. */
+int cvmbus_vm_snapshot(struct cvmbus_vm *vm);
+/* The secret that went through channel relid (for the scan). */
+int cvmbus_vm_set_secret(struct cvmbus_vm *vm, uint32_t relid, const uint8_t *secret,
+			 size_t len);
+/* Copies of needle[0..len) the host can read now: *view in host-visible
+ * pages through the host view, *fd anywhere in the shared memfd (pread:
+ * what a process holding only that fd can read). */
+int cvmbus_vm_scan(struct cvmbus_vm *vm, const void *needle, size_t len, uint64_t *view,
+		   uint64_t *fd);
+
+/* The default workload: open every offered channel, echo `packets` in-band
+ * packets of `packet_bytes` through each, send a 32-byte random secret
+ * through each, take the snapshot, close them all. arg: this struct, or
+ * NULL for the defaults (8 packets of 64 bytes, 16 KiB rings, 5 s). */
+struct cvmbus_vm_workload {
+	unsigned int packets;
+	size_t packet_bytes;      /* 1..1024 */
+	uint32_t ring_bytes;      /* each direction, control page included */
+	uint64_t timeout_ns;      /* per echo */
+};
+int cvmbus_vm_default_workload(struct cvmbus_vm *vm, void *arg);
+
+/* coco.rst's category of a reason tag set by `party` ("ring buffers", ...),
+ * and whether it may exist in configuration cfg. */
+enum cvmbus_vm_coco cvmbus_vm_coco_classify(const char *reason, enum cvmbus_mem_party party,
+					    const struct cvmbus_vm_config *cfg, bool *allowed);
+const char *cvmbus_vm_coco_name(enum cvmbus_vm_coco c);
+
+/* ==== The validation matrix (src/vm/matrix.c) =============================== */
+
+/* One cell: {no paravisor, paravisor} x {none, VBS, SNP, TDX} x {max 5.0,
+ * 6.0} x {x86_64, arm64}. With a paravisor, Confidential VMBus is offered
+ * on SNP and TDX only (hardware isolation, as OpenHCL sets the CPUID bit;
+ * docs/MATRIX.md says why not on VBS). */
+struct cvmbus_vm_cell {
+	bool paravisor;
+	enum hv_isolation_type isolation;
+	uint32_t max_version;
+	enum cvmbus_arch arch;
+};
+
+#define CVMBUS_VM_MATRIX_CELLS 32u
+#define CVMBUS_VM_MAX_FAILURES 8u
+
+/* The standard cells in a fixed order; returns how many (32). */
+size_t cvmbus_vm_matrix_cells(struct cvmbus_vm_cell *out, size_t cap);
+/* "paravisor/snp/6.0/x86_64", "no-paravisor/none/5.0/arm64". */
+int cvmbus_vm_cell_name(const struct cvmbus_vm_cell *c, char *buf, size_t cap);
+/* The exact name back to a cell: 0 or -EINVAL. */
+int cvmbus_vm_cell_parse(const char *name, struct cvmbus_vm_cell *out);
+/* Does the cell match FILTER: tokens separated by ',' or '/', each equal to
+ * one component of the name ("snp", "paravisor", "6.0", "arm64", ...);
+ * NULL or "" matches every cell. */
+bool cvmbus_vm_cell_match(const struct cvmbus_vm_cell *c, const char *filter);
+/* The configuration of a cell on an executor (deterministic with seed). */
+void cvmbus_vm_cell_config(const struct cvmbus_vm_cell *c, bool deterministic, uint64_t seed,
+			   struct cvmbus_vm_config *out);
+
+struct cvmbus_vm_cell_result {
+	struct cvmbus_vm_cell cell;
+	char name[48];
+	bool applicable;                 /* false: n/a, reason in na_reason */
+	char na_reason[96];
+	bool pass;
+	size_t failure_count;
+	char failures[CVMBUS_VM_MAX_FAILURES][160];
+	struct cvmbus_vm_report report;
+};
+
+/* The checks of a finished run, against coco.rst and the Confidential
+ * VMBus rules (docs/MATRIX.md): every visible page's reason is on coco.rst's
+ * list and allowed here; no page of a confidential ring is visible; no copy
+ * of a confidential channel's secret is readable by the host, and the scan
+ * does find the secret of every other channel; InitiateContact went on a
+ * trusted path iff the connection is confidential. Fills pass/failures. */
+void cvmbus_vm_check(const struct cvmbus_vm_report *r, struct cvmbus_vm_cell_result *out);
+
+/* Run one cell with the default workload and check it. A cell that cannot
+ * exist is marked n/a (not run). Returns 0 (see out->pass) or -ENOMEM. */
+int cvmbus_vm_run_cell(const struct cvmbus_vm_cell *c, bool deterministic, uint64_t seed,
+		       const struct cvmbus_vm_workload *wl, struct cvmbus_vm_cell_result *out);
 
 #endif /* CVMBUS_VM_H */

@@ -24,5 +24,8 @@ struct cvmbus_command {
 int cmd_ring(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_matrix(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 #endif

@@ -16,6 +16,9 @@ static const struct cvmbus_command commands[] = {
 	{ "demo", "push packets through a ring with two threads and dump it", cmd_demo },
 	{ "ring", "write, read and dump a VMBus ring image in a file", cmd_ring },
 	{ "attest", "measure a paravisor, get and verify attestation reports", cmd_attest },
+	{ "run", "boot a VM, run the default workload, report what the host saw", cmd_run },
+	{ "matrix", "run the validation matrix and check every cell against coco.rst", cmd_matrix },
+	{ "trace", "run the default workload and write the platform trace as JSON Lines", cmd_trace },
 };
 
 static void usage(FILE *out)
