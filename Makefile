@@ -21,7 +21,7 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	$(BUILD)/tools/cvmbus/cvmbus demo
+	$(BUILD)/tools/cvmbus/cvmbus run
 
 check: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -269,6 +269,10 @@ static void relay_trace(void *ctx, const struct cvmbus_client_trace *t)
 	} else {
 		ev.from = CVMBUS_MEM_PARTY_PARAVISOR;
 		ev.to = CVMBUS_MEM_PARTY_HOST;
+		/* The paravisor reaches the host as an enlightened guest would:
+		 * GHCB on SNP, tdcall on TDX: host-visible, untrusted. */
+		ev.path = cvmbus_platform_hypercall_path(r->cfg.platform, CVMBUS_SYNIC_HYPERVISOR);
+		ev.trusted = false;
 		ev.connection_id = t->connection_id;
 		ev.status = t->hv_status;
 		ev.note = t->hv_status == HV_STATUS_SUCCESS ? "relay" : "relay post failed";
