@@ -88,6 +88,12 @@ static void guest_client_trace(void *ctx, const struct cvmbus_client_trace *t)
 {
 	struct cvmbus_guest *g = ctx;
 	struct cvmbus_trace_event ev;
+	/* The peer is the server that owns connection ids 4 and 1: the
+	 * paravisor's when there is one, the host's otherwise
+	 * (docs/CONTROL_PLANE.md). Which SynIC or path carried a message is
+	 * in synic and path, not in from/to. */
+	unsigned int peer = cvmbus_platform_config(g->p)->paravisor ? CVMBUS_MEM_PARTY_PARAVISOR
+								     : CVMBUS_MEM_PARTY_HOST;
 
 	cvmbus_trace_event_init(&ev, CVMBUS_TRACE_MSG);
 	ev.vp = g->cfg.msg_vp;
@@ -97,7 +103,7 @@ static void guest_client_trace(void *ctx, const struct cvmbus_client_trace *t)
 	if (t->dir == CVMBUS_CLIENT_TRACE_RX) {
 		bool para = t->path == CVMBUS_CLIENT_PATH_PARAVISOR;
 
-		ev.from = para ? CVMBUS_MEM_PARTY_PARAVISOR : CVMBUS_MEM_PARTY_HYPERVISOR;
+		ev.from = peer;
 		ev.to = CVMBUS_MEM_PARTY_GUEST;
 		ev.synic = para ? CVMBUS_SYNIC_PARAVISOR : CVMBUS_SYNIC_HYPERVISOR;
 		ev.trusted = para && g->isolation != HV_ISOLATION_TYPE_NONE;
@@ -107,7 +113,7 @@ static void guest_client_trace(void *ctx, const struct cvmbus_client_trace *t)
 		bool trap = g->post_path == CVMBUS_PATH_PARAVISOR_TRAP;
 
 		ev.from = CVMBUS_MEM_PARTY_GUEST;
-		ev.to = trap ? CVMBUS_MEM_PARTY_PARAVISOR : CVMBUS_MEM_PARTY_HYPERVISOR;
+		ev.to = peer;
 		ev.path = g->post_path;
 		ev.trusted = trap && cvmbus_platform_trap_trusted(g->p);
 		ev.connection_id = t->connection_id;
