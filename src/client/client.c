@@ -380,6 +380,26 @@ static uint64_t client_backoff(const struct cvmbus_client *cli, uint32_t tries)
 }
 
 /*
+ * Whether the head may be retried once more. Linux retries a refused post
+ * up to 100 times with a back-off that grows to seconds, about 166 s in
+ * all; a host that answers a message connection id nobody owns would make
+ * a connect wait that long. Here a message's retries also end where the
+ * longest wait that could cover it (the reply or offers timeout) would end,
+ * counted from its first post: a lying host costs a bounded wait.
+ */
+static bool client_retry_in_budget(const struct cvmbus_client *cli)
+{
+	uint64_t budget = cli->cfg.reply_timeout_ns;
+	uint64_t next = client_backoff(cli, cli->out_tries);
+
+	if (cli->cfg.offers_timeout_ns > budget)
+		budget = cli->cfg.offers_timeout_ns;
+	if (cli->cfg.contact_timeout_ns > budget)
+		budget = cli->cfg.contact_timeout_ns;
+	return cli->now - cli->out_first_at <= budget && next <= budget - (cli->now - cli->out_first_at);
+}
+
+/*
  * Posts from the head of the outbox until it is empty or the head has to
  * wait for its retry time. Returns true if any message left the outbox.
  * Status handling is vmbus_post_msg()'s: INVALID_CONNECTION_ID fails an
@@ -413,7 +433,8 @@ static bool client_pump(struct cvmbus_client *cli)
 		}
 		cli->stats.tx_posts++;
 		client_trace_tx(cli, o, status);
-		cli->out_tries++;
+		if (cli->out_tries++ == 0)
+			cli->out_first_at = cli->now;
 
 		if (status == HV_STATUS_SUCCESS) {
 			err = 0;
@@ -433,7 +454,8 @@ static bool client_pump(struct cvmbus_client *cli)
 				err = -EINVAL;
 				break;
 			}
-			if (retry && cli->out_tries < cli->cfg.post_tries) {
+			if (retry && cli->out_tries < cli->cfg.post_tries &&
+			    client_retry_in_budget(cli)) {
 				/* No sleeping here: the glue ticks us at
 				 * out_retry_at (cvmbus_client_next_deadline). */
 				cli->out_waiting = true;

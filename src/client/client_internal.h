@@ -156,6 +156,7 @@ struct cvmbus_client {
 	uint32_t out_tries;      /* attempts made for the head */
 	bool out_waiting;        /* the head waits for out_retry_at */
 	uint64_t out_retry_at;
+	uint64_t out_first_at;   /* when the head was first posted */
 	bool in_post;            /* inside the transport: no re-entry */
 
 	/* Events, a growable ring. */
