@@ -75,6 +75,32 @@ static bool wl_is_echo(const struct cvmbus_guest_offer *o)
 	return !memcmp(&o->if_type, &echo, sizeof(echo));
 }
 
+/*
+ * An echo reply can be in the ring before the guest looks for it, so the
+ * guest need not wait for the interrupt that announced it: that interrupt is
+ * taken (and counted per SynIC) a little later on a vCPU. The host's first
+ * reply into an empty ring always signals, so every open channel has one
+ * coming; wait for it (bounded, through the executor) before the snapshot
+ * records where each channel's interrupts came from.
+ */
+static void wl_settle_interrupts(struct cvmbus_vm *vm, const struct cvmbus_guest_offer *offers,
+				 struct cvmbus_channel *const *chs, size_t n, uint64_t timeout_ns)
+{
+	uint64_t deadline = cvmbus_exec_deadline(vm->exec, timeout_ns);
+
+	for (size_t i = 0; i < n; i++) {
+		struct cvmbus_guest_channel_report cr;
+
+		if (!chs[i])
+			continue;
+		while (!cvmbus_guest_channel_report(vm->guest, offers[i].relid, &cr) &&
+		       !cr.events[CVMBUS_CLIENT_PATH_HYPERVISOR] &&
+		       !cr.events[CVMBUS_CLIENT_PATH_PARAVISOR] &&
+		       cvmbus_exec_now_ns(vm->exec) < deadline)
+			cvmbus_exec_sleep_ns(vm->exec, 100000); /* 0.1 ms */
+	}
+}
+
 int cvmbus_vm_default_workload(struct cvmbus_vm *vm, void *arg)
 {
 	const struct cvmbus_vm_workload *opt = arg;
@@ -186,6 +212,7 @@ int cvmbus_vm_default_workload(struct cvmbus_vm *vm, void *arg)
 		explicit_bzero(reply, sizeof(reply));
 	}
 
+	wl_settle_interrupts(vm, offers, chs, n, wl.timeout_ns);
 	rc = cvmbus_vm_snapshot(vm);
 	if (rc && !first)
 		first = rc;
