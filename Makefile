@@ -21,7 +21,8 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	$(BUILD)/tools/cvmbus/cvmbus run
+	$(BUILD)/tools/cvmbus/cvmbus run --report $(BUILD)/report.html
+	@echo "report: $(BUILD)/report.html (open it in a browser)"
 
 check: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -60,3 +61,15 @@ fuzz: deps
 	  -DCVMBUS_FUZZ=ON -DCVMBUS_BENCH=OFF
 	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target cvmbus_fuzz
 	BUILD_FUZZ=$(BUILD_FUZZ) fuzz/run.sh $(FUZZ_SECONDS)
+
+# ---- network benchmark (owned by bench/net.sh; docs/BENCHMARKS.md, "Network")
+# Root and iperf3 needed. iperf3 TCP through `cvmbus net` (host and
+# confidential paths) and through bench/tap_forward between the same two
+# namespaces, NET_BENCH_SECONDS each, NET_BENCH_REPS interleaved rounds,
+# medians and ratios.
+NET_BENCH_SECONDS ?= 5
+NET_BENCH_REPS    ?= 3
+
+.PHONY: bench-net
+bench-net: build
+	bench/net.sh $(BUILD) $(NET_BENCH_SECONDS) $(NET_BENCH_REPS)

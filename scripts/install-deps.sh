@@ -17,6 +17,9 @@ PACKAGES=(
   iproute2 iputils-ping iperf3
   # tool output and inspection
   python3 jq
+  # the HTML report as a person sees it (headless Chromium: tests/cli) and
+  # the man page rendered and checked for warnings (groff, man)
+  chromium groff-base man-db
 )
 
 missing=()

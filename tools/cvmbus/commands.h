@@ -22,6 +22,7 @@ struct cvmbus_command {
 };
 
 int cmd_ring(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -21,6 +21,7 @@
 
 #include <cvmbus/log.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "vm_render.h"
 
@@ -96,11 +97,14 @@ int cmd_matrix(int argc, char **argv)
 	bool json = false, det = false;
 	uint64_t seed = 0;
 	size_t ncells, nres = 0, passed = 0, failed = 0, na = 0;
+	struct tool_progress pg;
 
 	/* The parties' lines are for --verbose: a cell's failure is in the
 	 * table, and half the cells end with a refusal that the guest logs as
 	 * an error although it is the expected outcome. */
-	cvmbus_log_set_sink(quiet_sink, NULL);
+	tool_apply_verbosity(CVMBUS_LOG_WARN);
+	if (tool_verbosity() == 0)
+		cvmbus_log_set_sink(quiet_sink, NULL);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -151,7 +155,9 @@ int cmd_matrix(int argc, char **argv)
 	res = calloc(ncells, sizeof(*res));
 	if (!res)
 		return CVMBUS_EXIT_FAILURE;
+	tool_progress_init(&pg, "matrix", "cells", ncells);
 	for (size_t i = 0; i < ncells; i++) {
+		tool_progress_update(&pg, i);
 		if (!cvmbus_vm_cell_match(&cells[i], filter))
 			continue;
 		if (cvmbus_vm_run_cell(&cells[i], det, seed, &wl, &res[nres])) {
@@ -167,6 +173,7 @@ int cmd_matrix(int argc, char **argv)
 			failed++;
 		nres++;
 	}
+	tool_progress_done(&pg);
 	if (!nres) {
 		fprintf(stderr, "cvmbus matrix: no cell matches '%s'\n", filter ? filter : "");
 		free(res);

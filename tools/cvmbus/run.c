@@ -1,113 +1,296 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `cvmbus run`: boot one VM (default: SNP, a paravisor offering
- * Confidential VMBus, max 6.0, x86_64), run the default workload (open every
- * channel, echo packets, a secret through each, snapshot, close) and print
- * what happened as aligned tables: negotiation, channels, exposure, control
- * messages, the secret scan and the echo throughput; --json FILE writes the
- * same report as JSON (docs/MATRIX.md has the schema). Tool layer, over
- * include/cvmbus/vm.h; the rendering is vm_render.c.
+ * `cvmbus run`: boot one VM from a configuration (the embedded default, a
+ * JSON file given with --config, then command-line overrides: schema and
+ * mapping in docs/CONFIG.md), run the default workload (open every channel,
+ * echo packets, a secret through each, snapshot, close) and report what
+ * happened: aligned tables on stdout (negotiation, channels, exposure,
+ * control messages, the secret scan, throughput, devices), --json FILE for
+ * tools (schema in docs/MATRIX.md, plus "devices" and "workload"), --report
+ * FILE.html for people (report_html.c: a sequence chart of the control
+ * plane, a map of partition memory, the tables). Tool layer, over
+ * include/cvmbus/vm.h and vm_config.h; the text rendering is vm_render.c.
  *
  * Exit codes (commands.h): 0 the run succeeded; 1 it failed (the report
- * says where); 2 bad command line or a configuration that cannot exist.
+ * says where) or an output could not be written; 2 bad command line or
+ * configuration, or a topology that cannot exist.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cvmbus/log.h>
+#include <cvmbus/platform.h>
+#include <cvmbus/vm_config.h>
 
+#include "cli.h"
 #include "commands.h"
+#include "report_html.h"
 #include "vm_render.h"
+
+#ifndef CVMBUS_VERSION_STRING
+#define CVMBUS_VERSION_STRING "0.0.0"
+#endif
 
 static void run_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: cvmbus run [topology options] [--packets N] [--json FILE] [--verbose]\n"
+		"usage: cvmbus run [--config FILE] [options] [--report FILE.html] [--json FILE]\n"
+		"                  [-v | -q]\n"
 		"\n"
 		"Boot a VM, open every offered channel, echo N packets (default 8) and a\n"
 		"32-byte secret through each, and report negotiation, channels, the pages\n"
 		"the host can see, the control messages, the secret scan and throughput.\n"
-		"--json FILE writes the report as JSON ('-' for stdout, then no tables).\n"
-		"\n%s",
-		cvmbus_vm_options_help);
+		"Without --config the embedded default is used (`cvmbus config\n"
+		"--print-default`); every option overrides one field of it.\n"
+		"--report FILE.html writes a self-contained HTML report (a sequence chart\n"
+		"of the control plane, a map of partition memory, the tables); --json FILE\n"
+		"writes the report as JSON ('-' for stdout, then no tables).\n"
+		"-v shows the parties' progress lines, -q only errors; a progress bar\n"
+		"appears on a terminal when a run takes more than half a second.\n"
+		"\n%s\n%s",
+		cvmbus_vm_options_help, cvmbus_vm_setup_options_help);
 }
+
+/* What the run's own workload wrapper learns while the VM exists. */
+struct run_ctx {
+	struct cvmbus_vm_workload wl;
+	uint64_t vtl0_bytes, vtl2_bytes;
+};
+
+/* The default workload, after noting the partition's layout for the
+ * memory map (only a running VM has a platform to ask). */
+static int run_workload(struct cvmbus_vm *vm, void *arg)
+{
+	struct run_ctx *ctx = arg;
+	struct cvmbus_platform *p = cvmbus_vm_platform(vm);
+
+	if (p) {
+		const struct cvmbus_platform_config *pc = cvmbus_platform_config(p);
+
+		ctx->vtl0_bytes = pc->vtl0_bytes;
+		ctx->vtl2_bytes = pc->vtl2_bytes;
+	}
+	return cvmbus_vm_default_workload(vm, &ctx->wl);
+}
+
+/* One row of the devices table for a configured device. */
+static void device_row(const struct cvmbus_vm_device_spec *d, struct tool_html_device *row)
+{
+	char size[24];
+
+	memset(row, 0, sizeof(*row));
+	snprintf(row->type, sizeof(row->type), "%s", cvmbus_vm_device_type_name(d->type));
+	snprintf(row->owner, sizeof(row->owner), "%s", cvmbus_vm_owner_name(d->owner));
+	if (d->type == CVMBUS_VM_DEVICE_DISK) {
+		if (d->disk.size)
+			cvmbus_vm_size_format(d->disk.size, size, sizeof(size));
+		else
+			snprintf(size, sizeof(size), "its own size");
+		if (d->disk.image[0])
+			snprintf(row->detail, sizeof(row->detail), "image %.80s, %s%s", d->disk.image,
+				 size, d->disk.read_only ? ", read-only" : "");
+		else
+			snprintf(row->detail, sizeof(row->detail), "%s temporary image%s", size,
+				 d->disk.read_only ? ", read-only" : "");
+	} else {
+		const uint8_t *m = d->nic.mac;
+		int n;
+
+		n = snprintf(row->detail, sizeof(row->detail),
+			     "%s, %02x:%02x:%02x:%02x:%02x:%02x, mtu %u",
+			     cvmbus_vm_nic_backend_name(d->nic.backend), m[0], m[1], m[2], m[3], m[4],
+			     m[5], d->nic.mtu);
+		/* Namespaces last: a long path is cut, the rest stays whole
+		 * (the cut is meant, hence the result deliberately unused). */
+		if (n > 0 && (size_t)n < sizeof(row->detail) &&
+		    (d->nic.netns_guest[0] || d->nic.netns_host[0]))
+			(void)!snprintf(row->detail + n, sizeof(row->detail) - (size_t)n,
+					", netns guest %s host %s",
+					d->nic.netns_guest[0] ? d->nic.netns_guest : "-",
+					d->nic.netns_host[0] ? d->nic.netns_host : "-");
+	}
+}
+
+/*
+ * Give the VM the configured devices before its run. The VM layer's disk
+ * and NIC (src/vm/disk.c, src/vm/nic.c) are being written at the same time
+ * as this file: until they are wired here, each configured device is
+ * reported as not attached and the run goes on with the two echo devices,
+ * so that the default configuration already runs (and its report already
+ * has the rows those devices will fill).
+ */
+static void run_attach_devices(struct cvmbus_vm *vm, const struct cvmbus_vm_setup *s,
+			       struct tool_html_device *rows)
+{
+	(void)vm;
+	for (size_t i = 0; i < s->device_count; i++) {
+		device_row(&s->devices[i], &rows[i]);
+		snprintf(rows[i].status, sizeof(rows[i].status),
+			 "not attached: this build has no %s model in the VM yet",
+			 cvmbus_vm_device_type_name(s->devices[i].type));
+	}
+}
+
+static void print_devices(const struct tool_html_device *rows, size_t n, FILE *out)
+{
+	struct tool_table *t;
+
+	if (!n)
+		return;
+	t = tool_table_new(4, "device", "served by", "configuration", "status");
+	if (!t)
+		return;
+	for (size_t i = 0; i < n; i++)
+		tool_table_row(t, rows[i].type, rows[i].owner, rows[i].detail, rows[i].status);
+	fprintf(out, "\ndevices (configured)\n");
+	tool_table_print(t, out, "  ");
+	tool_table_free(t);
+}
+
+static int write_json(const struct cvmbus_vm_report *r, const struct cvmbus_vm_setup *s,
+		      const struct tool_html_device *rows, const char *path)
+{
+	json_t *j = tool_vm_report_json(r), *devs = json_array();
+	char disk_bytes[24];
+	int rc;
+
+	if (!j || !devs) {
+		json_decref(j);
+		json_decref(devs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->device_count; i++)
+		json_array_append_new(devs, json_pack("{s:s, s:s, s:s, s:s}", "type", rows[i].type,
+						      "owner", rows[i].owner, "configuration",
+						      rows[i].detail, "status", rows[i].status));
+	cvmbus_vm_size_format(s->workload.disk_bytes, disk_bytes, sizeof(disk_bytes));
+	json_object_set_new(j, "devices", devs);
+	json_object_set_new(j, "workload",
+			    json_pack("{s:i, s:i, s:s}", "packets", (int)s->workload.packets, "bytes",
+				      (int)s->workload.bytes, "disk_bytes", disk_bytes));
+	if (!strcmp(path, "-")) {
+		rc = json_dumpf(j, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+	} else {
+		rc = json_dump_file(j, path, JSON_INDENT(2));
+	}
+	json_decref(j);
+	return rc ? -EIO : 0;
+}
+
+/* Flags handled here, which the configuration builder must skip. */
+static const char *const run_flags[] = { "-v", "-vv", "--verbose", "-q", "--quiet", NULL };
 
 int cmd_run(int argc, char **argv)
 {
-	struct cvmbus_vm_config cfg;
-	struct cvmbus_vm_workload wl = { 0 };
+	struct tool_html_device rows[CVMBUS_VM_MAX_DEVICES];
+	struct cvmbus_vm_setup s;
+	struct run_ctx ctx;
 	struct cvmbus_vm *vm = NULL;
-	const char *json_path = NULL;
-	char err[160];
-	int rc;
+	struct tool_trace_tap *tap = NULL;
+	struct tool_progress progress;
+	const struct cvmbus_vm_report *r;
+	char *config_text = NULL;
+	char err[CVMBUS_VM_SETUP_ERR_MAX];
+	bool json_stdout;
+	int verbosity = 0, rc, ret;
 
-	cvmbus_vm_config_default(&cfg);
-	/* The parties' progress lines are for --verbose: by default the
-	 * tables (or the JSON) are the output, and warnings still show. */
-	cvmbus_log_set_level(CVMBUS_LOG_WARN);
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		int t;
-
-		if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
-			cvmbus_log_set_level(CVMBUS_LOG_INFO);
-			continue;
-		}
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			run_usage(stdout);
 			return CVMBUS_EXIT_OK;
 		}
-		t = tool_vm_option(argc, argv, &i, &cfg, "cvmbus run");
-		if (t < 0)
-			return CVMBUS_EXIT_USAGE;
-		if (t > 0)
-			continue;
-		if (!strcmp(a, "--json") && i + 1 < argc) {
-			json_path = argv[++i];
-		} else if (!strcmp(a, "--packets") && i + 1 < argc) {
-			char *end;
-			unsigned long n = strtoul(argv[++i], &end, 10);
-
-			if (*end || !n || n > 100000) {
-				fprintf(stderr, "cvmbus run: --packets: '%s' is not 1..100000\n",
-					argv[i]);
-				return CVMBUS_EXIT_USAGE;
-			}
-			wl.packets = (unsigned int)n;
-		} else {
-			fprintf(stderr, "cvmbus run: unknown option '%s' (see 'cvmbus run --help')\n",
-				a);
-			return CVMBUS_EXIT_USAGE;
-		}
+		if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v"))
+			verbosity = 1;
+		else if (!strcmp(argv[i], "-vv"))
+			verbosity = 2;
+		else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q"))
+			verbosity = -1;
 	}
+	/* A -v or -q after `run` counts as one before it. */
+	if (verbosity)
+		tool_set_verbosity(verbosity);
+	/* The parties' progress lines are for -v: by default the tables (or
+	 * the JSON) are the output, and warnings still show. */
+	tool_apply_verbosity(CVMBUS_LOG_WARN);
 
-	rc = cvmbus_vm_create(&cfg, &vm, err, sizeof(err));
+	ret = tool_setup_configure("cvmbus run", argc, argv, run_flags, &s, &config_text);
+	if (ret)
+		return ret;
+	json_stdout = !strcmp(s.outputs.json, "-");
+
+	rc = cvmbus_vm_create(&s.topology, &vm, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "cvmbus run: %s\n", err);
+		free(config_text);
 		return rc == -ENOMEM ? CVMBUS_EXIT_FAILURE : CVMBUS_EXIT_USAGE;
 	}
-	rc = cvmbus_vm_run(vm, cvmbus_vm_default_workload, &wl);
-	if (!json_path || strcmp(json_path, "-"))
-		tool_vm_print_report(cvmbus_vm_report(vm), stdout);
-	if (json_path) {
-		json_t *j = tool_vm_report_json(cvmbus_vm_report(vm));
-		int jrc;
+	run_attach_devices(vm, &s, rows);
 
-		if (!strcmp(json_path, "-"))
-			jrc = j ? json_dumpf(j, stdout, JSON_INDENT(2)) : -1;
-		else
-			jrc = j ? json_dump_file(j, json_path, JSON_INDENT(2)) : -1;
-		if (!strcmp(json_path, "-"))
-			fputc('\n', stdout);
-		json_decref(j);
-		if (jrc) {
-			fprintf(stderr, "cvmbus run: cannot write %s\n", json_path);
+	/* One signal to the guest per echo answered (and per secret): the
+	 * bar's unit, over every echo channel (the host's, and the
+	 * paravisor's when there is one). */
+	tool_progress_init(&progress, "run", "echoes",
+			   (uint64_t)(s.workload.packets + 1) * (s.topology.paravisor ? 2 : 1));
+	if (s.outputs.report[0] || progress.enabled) {
+		rc = tool_trace_tap_open(&tap, NULL);
+		if (rc) {
+			fprintf(stderr, "cvmbus run: cannot tap the trace (%d)\n", rc);
 			cvmbus_vm_destroy(vm);
+			free(config_text);
 			return CVMBUS_EXIT_FAILURE;
+		}
+		tool_trace_tap_set_progress(tap, &progress);
+		cvmbus_vm_set_trace_jsonl(vm, tool_trace_tap_file(tap));
+	}
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.wl.packets = s.workload.packets;
+	ctx.wl.packet_bytes = s.workload.bytes;
+	rc = cvmbus_vm_run(vm, run_workload, &ctx);
+	tool_progress_done(&progress);
+	r = cvmbus_vm_report(vm);
+
+	if (!json_stdout) {
+		tool_vm_print_report(r, stdout);
+		print_devices(rows, s.device_count, stdout);
+	}
+	if (s.outputs.json[0] && write_json(r, &s, rows, s.outputs.json)) {
+		fprintf(stderr, "cvmbus run: cannot write %s\n", s.outputs.json);
+		ret = CVMBUS_EXIT_FAILURE;
+	}
+	if (s.outputs.report[0]) {
+		struct tool_html_input in = {
+			.report = r,
+			.vtl0_bytes = ctx.vtl0_bytes,
+			.vtl2_bytes = ctx.vtl2_bytes,
+			.devices = rows,
+			.device_count = s.device_count,
+			.config_json = config_text,
+			.version = CVMBUS_VERSION_STRING,
+		};
+		int terr;
+
+		in.msg_count = tool_trace_tap_msgs(tap, &in.msgs);
+		in.vis_count = tool_trace_tap_vis(tap, &in.vis);
+		terr = tool_trace_tap_error(tap);
+		if (terr)
+			fprintf(stderr, "cvmbus run: warning: the trace tap lost events (%d): the "
+				"chart may be incomplete\n", terr);
+		if (tool_report_html_file(&in, s.outputs.report, err, sizeof(err))) {
+			fprintf(stderr, "cvmbus run: %s\n", err);
+			ret = CVMBUS_EXIT_FAILURE;
+		} else if (!json_stdout) {
+			printf("html report: %s\n", s.outputs.report);
 		}
 	}
 	cvmbus_vm_destroy(vm);
-	return rc ? CVMBUS_EXIT_FAILURE : CVMBUS_EXIT_OK;
+	tool_trace_tap_close(tap);
+	free(config_text);
+	if (rc)
+		return CVMBUS_EXIT_FAILURE;
+	return ret;
 }

@@ -17,6 +17,7 @@
 
 #include <cvmbus/log.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "vm_render.h"
 
@@ -45,7 +46,7 @@ int cmd_trace(int argc, char **argv)
 	cvmbus_vm_config_default(&cfg);
 	/* The parties' progress lines are for --verbose: by default the
 	 * tables (or the JSON) are the output, and warnings still show. */
-	cvmbus_log_set_level(CVMBUS_LOG_WARN);
+	tool_apply_verbosity(CVMBUS_LOG_WARN);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int t;
