@@ -423,6 +423,16 @@ static void guest_on_event(struct cvmbus_guest *g, const struct cvmbus_client_ev
 		guest_forget_offer(g, ev->relid);
 		break;
 	case CVMBUS_CLIENT_EV_UNLOADED:
+		/* A pending open's channel object is in the table as well
+		 * (it went in when the ring was formatted): destroy it once,
+		 * here, so that failing the request below finds no object
+		 * left to destroy a second time. */
+		for (struct guest_req *r = g->pending; r; r = r->next) {
+			if (r->kind == GUEST_REQ_OPEN && r->chan) {
+				client_guest_chan_destroy(g, r->chan);
+				r->chan = NULL;
+			}
+		}
 		/* Every channel is forgotten by the client: so here. */
 		guest_destroy_all_channels(g);
 		for (uint32_t relid = 1; relid < GUEST_NRELIDS; relid++)

@@ -28,5 +28,6 @@ int cmd_attest(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_matrix(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_explore(int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ static const struct cvmbus_command commands[] = {
 	{ "config", "print or check the JSON configuration of a run (docs/CONFIG.md)", cmd_config },
 	{ "matrix", "run the validation matrix and check every cell against coco.rst", cmd_matrix },
 	{ "trace", "run the default workload and write the platform trace as JSON Lines", cmd_trace },
+	{ "explore", "replay one seed of a racy scenario under the deterministic executor", cmd_explore },
 };
 
 static void usage(FILE *out)
