@@ -38,6 +38,8 @@ enum cvmbus_detect {
 	CVMBUS_DETECT_PROBE = 1, /* the v4 text: try the paravisor, fall back */
 };
 
+#define CVMBUS_VM_MAX_EXPECT 4u /* pinned paravisor measurements */
+
 struct cvmbus_vm_config {
 	enum hv_isolation_type isolation;
 	bool paravisor;
@@ -50,6 +52,15 @@ struct cvmbus_vm_config {
 	unsigned int vcpus;
 	bool deterministic;   /* false: native executor */
 	uint64_t seed;        /* deterministic executor's seed */
+	/* Attestation of the paravisor before Confidential VMBus (docs/
+	 * ATTESTATION.md): NONE, or verify a report against the pinned
+	 * measurements and REQUIRE a match (refuse the confidential
+	 * connection otherwise) or FALLBACK to the host-visible path with a
+	 * warning. The platform's public key is the one the guest trusts. */
+	enum cvmbus_vm_attest { CVMBUS_VM_ATTEST_NONE = 0, CVMBUS_VM_ATTEST_REQUIRE,
+				CVMBUS_VM_ATTEST_FALLBACK } attest;
+	size_t expect_count;
+	uint8_t expect[CVMBUS_VM_MAX_EXPECT][48];
 };
 
 /* SNP with a paravisor offering Confidential VMBus, max 6.0, x86_64,
@@ -227,6 +238,11 @@ struct cvmbus_vm_report {
 		int status;
 	} attempt[2];
 	int winner;
+	/* Attestation: the paravisor measured at launch (SHA-384, hex), and
+	 * what the guest decided before its confidential attempt. */
+	char paravisor_measurement[97];
+	char attest_decision[16];  /* "not-run", "confidential", "refused", ... */
+	char attest_reason[64];
 	/* The paravisor's relay. */
 	bool relay;
 	bool relay_connected;

@@ -26,7 +26,11 @@ const char cvmbus_vm_options_help[] =
 	"  --detect cpuid|probe           how the guest detects Confidential VMBus (default cpuid)\n"
 	"  --vcpus N                      vCPUs of the guest, 1..64 (default 2)\n"
 	"  --seed N                       deterministic executor with this seed\n"
-	"  --native                       native executor, real threads (default)\n";
+	"  --native                       native executor, real threads (default)\n"
+	"  --attest none|require|fallback verify the paravisor's measurement before\n"
+	"                                 Confidential VMBus (default none)\n"
+	"  --expect HEX                   a pinned SHA-384 measurement (96 hex digits;\n"
+	"                                 repeat for up to 4; see cvmbus attest measure)\n";
 
 void cvmbus_vm_config_default(struct cvmbus_vm_config *cfg)
 {
@@ -80,7 +84,8 @@ static const struct option_spec specs[] = {
 	{ "no-confidential-vmbus", false }, { "max-version", true },
 	{ "arch", true },             { "detect", true },
 	{ "vcpus", true },            { "seed", true },
-	{ "native", false },
+	{ "native", false },          { "attest", true },
+	{ "expect", true },
 };
 
 int cvmbus_vm_config_option_has_arg(const char *name)
@@ -168,6 +173,40 @@ int cvmbus_vm_config_option(struct cvmbus_vm_config *cfg, const char *name, cons
 		cfg->deterministic = true;
 		return 1;
 	}
+	if (!strcmp(name, "attest")) {
+		if (!strcmp(value, "none"))
+			cfg->attest = CVMBUS_VM_ATTEST_NONE;
+		else if (!strcmp(value, "require"))
+			cfg->attest = CVMBUS_VM_ATTEST_REQUIRE;
+		else if (!strcmp(value, "fallback"))
+			cfg->attest = CVMBUS_VM_ATTEST_FALLBACK;
+		else
+			return fail(err, errlen, -EINVAL,
+				    "--attest: '%s' is not none, require or fallback%s", value, "");
+		return 1;
+	}
+	if (!strcmp(name, "expect")) {
+		uint8_t m[48];
+
+		if (strlen(value) != 96)
+			return fail(err, errlen, -EINVAL,
+				    "--expect: '%s' is not a SHA-384 measurement (96 hex digits)%s",
+				    value, "");
+		for (size_t i = 0; i < 48; i++) {
+			unsigned int hi, lo;
+
+			if (sscanf(value + 2 * i, "%1x%1x", &hi, &lo) != 2)
+				return fail(err, errlen, -EINVAL,
+					    "--expect: '%s' is not a SHA-384 measurement (96 hex digits)%s",
+					    value, "");
+			m[i] = (uint8_t)(hi << 4 | lo);
+		}
+		if (cfg->expect_count >= CVMBUS_VM_MAX_EXPECT)
+			return fail(err, errlen, -EINVAL, "--expect: at most 4 measurements%s%s", "",
+				    "");
+		memcpy(cfg->expect[cfg->expect_count++], m, sizeof(m));
+		return 1;
+	}
 	/* native */
 	cfg->deterministic = false;
 	return 1;
@@ -189,6 +228,10 @@ int cvmbus_vm_config_check(const struct cvmbus_vm_config *cfg, char *err, size_t
 		return fail(err, errlen, -EINVAL, "vcpus must be 1..64%s%s", "", "");
 	if (!cvmbus_wire_version_known(cfg->max_version) || cfg->max_version < CVMBUS_VERSION_2_4)
 		return fail(err, errlen, -EINVAL, "max version must be 2.4..6.0%s%s", "", "");
+	if (cfg->attest != CVMBUS_VM_ATTEST_NONE && (!cfg->paravisor || !cfg->expect_count))
+		return fail(err, errlen, -EINVAL,
+			    "--attest needs a paravisor and at least one --expect measurement%s%s",
+			    "", "");
 	return 0;
 }
 

@@ -368,7 +368,8 @@ static int parse_topology(const json_t *t, struct cvmbus_vm_config *cfg, char *e
 {
 	static const char *const keys[] = { "isolation", "paravisor", "confidential_vmbus",
 					    "max_version", "arch", "detect", "vcpus", "seed",
-					    NULL };
+					    "attest", "expect", NULL };
+	static const char *const attests[] = { "none", "require", "fallback", NULL };
 	static const char *const isolations[] = { "none", "vbs", "snp", "tdx", NULL };
 	static const char *const arches[] = { "x86_64", "arm64", NULL };
 	static const char *const detects[] = { "cpuid", "probe", NULL };
@@ -427,6 +428,38 @@ static int parse_topology(const json_t *t, struct cvmbus_vm_config *cfg, char *e
 				    "from 0 to 2^63-1", shown(v, b, sizeof(b)));
 		}
 	}
+	/* Attestation: a policy and the measurements it pins, each checked
+	 * by the shared option parser so that the words are the same. */
+	idx = (unsigned int)cfg->attest;
+	if ((rc = get_enum(t, "topology", "attest", attests, "none, require or fallback", &idx,
+			   err, errlen)))
+		return rc;
+	cfg->attest = (enum cvmbus_vm_attest)idx;
+	v = json_object_get(t, "expect");
+	if (v) {
+		size_t i;
+		json_t *m;
+
+		if (!json_is_array(v) || json_array_size(v) > CVMBUS_VM_MAX_EXPECT)
+			return fail(err, errlen,
+				    "topology.expect: %s is not a list of at most 4 measurements",
+				    shown(v, b, sizeof(b)));
+		cfg->expect_count = 0;
+		json_array_foreach(v, i, m) {
+			char e[160];
+
+			if (!json_is_string(m) ||
+			    cvmbus_vm_config_option(cfg, "expect", json_string_value(m), e,
+						    sizeof(e)) < 0)
+				return fail(err, errlen,
+					    "topology.expect[%zu]: %s is not a SHA-384 measurement "
+					    "(96 hex digits)", i, shown(m, b, sizeof(b)));
+		}
+	}
+	if (cfg->attest != CVMBUS_VM_ATTEST_NONE && !cfg->expect_count)
+		return fail(err, errlen,
+			    "topology.attest: '%s' needs at least one measurement in topology.expect",
+			    attests[cfg->attest]);
 	/* The contradiction the topology options can express on their own,
 	 * named by field; a cell that cannot exist on real hardware (SNP on
 	 * arm64) is not a configuration error and is left to
@@ -1005,6 +1038,17 @@ static int topology_option(struct cvmbus_vm_setup_builder *b, const char *name,
 		if (c.seed > (uint64_t)INT64_MAX)
 			return fail(err, errlen, "--seed: '%s' is more than 2^63-1", value);
 		rc = builder_put(b, "topology.seed", json_integer((json_int_t)c.seed), err, errlen);
+	} else if (!strcmp(name, "attest")) {
+		rc = builder_put(b, "topology.attest", json_string(value), err, errlen);
+	} else if (!strcmp(name, "expect")) {
+		/* Repeatable: each --expect adds one pinned measurement. */
+		json_t *topo = json_object_get(b->doc, "topology");
+		json_t *list = topo ? json_object_get(topo, "expect") : NULL;
+		json_t *copy = list && json_is_array(list) ? json_deep_copy(list) : json_array();
+
+		if (!copy || json_array_append_new(copy, json_string(value)))
+			return -ENOMEM;
+		rc = builder_put(b, "topology.expect", copy, err, errlen);
 	} else /* native */
 		rc = builder_put(b, "topology.seed", json_null(), err, errlen);
 	return rc ? rc : 1;
@@ -1230,6 +1274,23 @@ char *cvmbus_vm_setup_to_json(const struct cvmbus_vm_setup *s)
 			text_json(s->outputs.json));
 	if (!doc)
 		return NULL;
+	/* Attestation only when asked for, so that the printed default stays
+	 * the embedded text. */
+	if (t->attest != CVMBUS_VM_ATTEST_NONE || t->expect_count) {
+		static const char *const attests[] = { "none", "require", "fallback" };
+		json_t *topo = json_object_get(doc, "topology");
+		json_t *list = json_array();
+
+		for (size_t i = 0; list && i < t->expect_count; i++) {
+			char hex[97];
+
+			for (size_t k = 0; k < 48; k++)
+				snprintf(hex + 2 * k, 3, "%02x", t->expect[i][k]);
+			json_array_append_new(list, json_string(hex));
+		}
+		json_object_set_new(topo, "attest", json_string(attests[t->attest]));
+		json_object_set_new(topo, "expect", list);
+	}
 	text = json_dumps(doc, JSON_INDENT(2));
 	json_decref(doc);
 	if (!text)

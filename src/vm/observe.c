@@ -9,6 +9,7 @@
  * list of pages a CoCo guest decrypts (reference/linux-guest.md section 6).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vm/vm_internal.h"
@@ -181,6 +182,9 @@ void vm_observe_negotiation(struct cvmbus_vm *vm)
 		r->attempt[i].status = info.detection.attempt[i].status;
 	}
 	r->winner = info.detection.winner;
+	snprintf(r->attest_decision, sizeof(r->attest_decision), "%s",
+		 cvmbus_guest_attest_decision_name(info.attestation.decision));
+	snprintf(r->attest_reason, sizeof(r->attest_reason), "%s", info.attestation.reason_text);
 	vm_para_relay_info(vm, r);
 }
 

@@ -126,6 +126,7 @@ struct cvmbus_server_glue *cvmbus_vm_host_server(struct cvmbus_vm *vm)
 static int vm_start_guest(struct cvmbus_vm *vm)
 {
 	struct cvmbus_guest_config gc;
+	char pem[1024];
 	int rc;
 
 	memset(&gc, 0, sizeof(gc));
@@ -133,6 +134,24 @@ static int vm_start_guest(struct cvmbus_vm *vm)
 	gc.max_version = vm->cfg.max_version;
 	gc.detect = vm->cfg.detect == CVMBUS_DETECT_PROBE ? CVMBUS_CLIENT_DETECT_PROBE
 							   : CVMBUS_CLIENT_DETECT_CPUID;
+	if (vm->cfg.attest != CVMBUS_VM_ATTEST_NONE) {
+		/* The guest trusts the platform's key, as a real guest trusts
+		 * the vendor's chain; what it pins is the paravisor. */
+		size_t len = 0;
+
+		rc = cvmbus_platform_attest_pubkey_pem(vm->p, pem, sizeof(pem), &len);
+		if (rc) {
+			vm_fail(vm, rc, "attestation: no platform key (%d)", rc);
+			return rc;
+		}
+		gc.attest_policy = vm->cfg.attest == CVMBUS_VM_ATTEST_REQUIRE
+					   ? CVMBUS_GUEST_ATTEST_REQUIRE
+					   : CVMBUS_GUEST_ATTEST_FALLBACK;
+		gc.expected_measurements = (const uint8_t(*)[48])vm->cfg.expect;
+		gc.expected_count = vm->cfg.expect_count;
+		gc.attest_pubkey_pem = pem;
+		gc.attest_pubkey_pem_len = len;
+	}
 	rc = cvmbus_guest_create(&gc, &vm->guest);
 	if (rc) {
 		vm_fail(vm, rc, "guest: create failed (%d)", rc);
@@ -166,6 +185,15 @@ static int vm_main(void *arg)
 		return rc;
 	}
 	vm->running = true;
+	if (vm->cfg.paravisor) {
+		/* What the platform measured at launch: the value a user pins
+		 * with --expect (cvmbus attest measure gives it offline). */
+		uint8_t m[48];
+
+		if (!cvmbus_platform_attest_measurement(vm->p, m))
+			for (size_t i = 0; i < sizeof(m); i++)
+				snprintf(r->paravisor_measurement + 2 * i, 3, "%02x", m[i]);
+	}
 
 	/* The host first (the relay contacts it), then the paravisor (whose
 	 * start returns once the host's offers are re-offered), then the

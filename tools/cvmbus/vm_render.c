@@ -278,6 +278,13 @@ static void print_negotiation(const struct cvmbus_vm_report *r, FILE *out)
 	}
 	tool_table_row(t, "message path", cvmbus_path_name(r->post_path));
 	tool_table_row(t, "signal path", cvmbus_path_name(r->signal_path));
+	if (r->paravisor_measurement[0])
+		tool_table_row(t, "paravisor measured", r->paravisor_measurement);
+	if (r->attest_decision[0] && strcmp(r->attest_decision, "not-run")) {
+		snprintf(det, sizeof(det), "%s%s%s", r->attest_decision,
+			 r->attest_reason[0] ? ": " : "", r->attest_reason);
+		tool_table_row(t, "attestation", det);
+	}
 	if (r->relay) {
 		cvmbus_wire_features_format(r->relay_features, rfeat, sizeof(rfeat));
 		snprintf(det, sizeof(det), "%s, version %s, features %s",
@@ -493,6 +500,14 @@ static json_t *negotiation_json(const struct cvmbus_vm_report *r)
 			 won ? contact_json(won) : json_null(), "contacts", contacts);
 }
 
+/* The launched paravisor's measurement and the guest's verdict on it. */
+static json_t *attestation_json(const struct cvmbus_vm_report *r)
+{
+	return json_pack("{s:s, s:s, s:s}", "paravisor_measurement", r->paravisor_measurement,
+			 "decision", r->attest_decision[0] ? r->attest_decision : "not-run",
+			 "reason", r->attest_reason);
+}
+
 static json_t *channel_json(const struct cvmbus_vm_channel *c)
 {
 	char type[CVMBUS_GUID_STRLEN], inst[CVMBUS_GUID_STRLEN], flags[64];
@@ -582,11 +597,11 @@ json_t *tool_vm_report_json(const struct cvmbus_vm_report *r)
 	else
 		relay = json_null();
 	snprintf(hash, sizeof(hash), "%016" PRIx64, r->trace_hash);
-	return json_pack("{s:o, s:s, s:i, s:s, s:i, s:o, s:o, s:o, s:o, s:o,"
+	return json_pack("{s:o, s:s, s:i, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o,"
 			 " s:{s:I, s:I, s:f}, s:{s:I, s:s}}",
 			 "config", config_json(&r->config), "config_text", r->config_text,
 			 "status", r->status, "error", r->error, "exec_status", r->exec_status,
-			 "negotiation", negotiation_json(r), "relay", relay, "channels", chans,
+			 "negotiation", negotiation_json(r), "attestation", attestation_json(r), "relay", relay, "channels", chans,
 			 "exposure", exposure_json(r), "messages", messages_json(r), "throughput",
 			 "echo_packets", (json_int_t)r->echo_packets, "echo_ns",
 			 (json_int_t)r->echo_ns, "packets_per_s", pps, "trace", "events",
