@@ -29,5 +29,6 @@ int cmd_run(int argc, char **argv);
 int cmd_matrix(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_explore(int argc, char **argv);
+int cmd_net(int argc, char **argv);
 
 #endif

@@ -27,6 +27,7 @@ static const struct cvmbus_command commands[] = {
 	{ "matrix", "run the validation matrix and check every cell against coco.rst", cmd_matrix },
 	{ "trace", "run the default workload and write the platform trace as JSON Lines", cmd_trace },
 	{ "explore", "replay one seed of a racy scenario under the deterministic executor", cmd_explore },
+	{ "net", "boot a VM with a NIC wired between two network namespaces", cmd_net },
 };
 
 static void usage(FILE *out)
