@@ -40,6 +40,8 @@ enum cvmbus_detect {
 
 #define CVMBUS_VM_MAX_EXPECT 4u /* pinned paravisor measurements */
 
+struct cvmbus_paravisor_image;
+
 struct cvmbus_vm_config {
 	enum hv_isolation_type isolation;
 	bool paravisor;
@@ -61,6 +63,11 @@ struct cvmbus_vm_config {
 				CVMBUS_VM_ATTEST_FALLBACK } attest;
 	size_t expect_count;
 	uint8_t expect[CVMBUS_VM_MAX_EXPECT][48];
+	/* Bring your own paravisor: the image the platform launches and
+	 * measures (NULL: the platform's default image, derived from this
+	 * configuration). Its policy must agree with confidential_vmbus. The
+	 * caller keeps it alive for the VM's life. */
+	const struct cvmbus_paravisor_image *paravisor_image;
 };
 
 /* SNP with a paravisor offering Confidential VMBus, max 6.0, x86_64,

@@ -179,6 +179,7 @@ static int vm_main(void *arg)
 	pc.confidential_vmbus = vm->cfg.paravisor && vm->cfg.confidential_vmbus;
 	pc.vcpus = vm->cfg.vcpus;
 	pc.trace = vm->trace;
+	pc.paravisor_image = vm->cfg.paravisor ? vm->cfg.paravisor_image : NULL;
 	rc = cvmbus_platform_create(&pc, &vm->p, err, sizeof(err));
 	if (rc) {
 		vm_fail(vm, rc, "platform: %s", err);

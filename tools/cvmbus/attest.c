@@ -25,6 +25,7 @@
 #include <cvmbus/attest.h>
 #include <cvmbus/wire.h>
 
+#include "cli.h"
 #include "commands.h"
 
 /* Caps on what is read: far above any real file, low enough that a
@@ -299,7 +300,7 @@ static bool parse_bool(json_t *v, bool dflt, bool *out)
 }
 
 /* Fills img from the file at path; on failure err says what and where. */
-static int load_config(const char *path, struct cvmbus_paravisor_image *img, char *err,
+int tool_paravisor_image_load(const char *path, struct cvmbus_paravisor_image *img, char *err,
 		       size_t errlen)
 {
 	static const char *const top_keys[] = {
@@ -482,7 +483,7 @@ static int cmd_attest_measure(int argc, char **argv)
 	}
 	if (!config)
 		return usage_error(who, "CONFIG missing");
-	rc = load_config(config, &img, err, sizeof(err));
+	rc = tool_paravisor_image_load(config, &img, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", who, err);
 		return rc;
@@ -575,7 +576,7 @@ static int cmd_attest_report(int argc, char **argv)
 		return usage_error(who, "--config, --nonce and --out are required");
 	if (parse_hex(nonce_hex, nonce, sizeof(nonce), sizeof(nonce)) < 0)
 		return usage_error(who, "--nonce must be 2-128 hex digits (1-64 bytes)");
-	rc = load_config(config, &img, err, sizeof(err));
+	rc = tool_paravisor_image_load(config, &img, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", who, err);
 		return rc;

@@ -64,6 +64,16 @@ struct cvmbus_vm_setup;
 int tool_setup_configure(const char *who, int argc, char **argv, const char *const *skip,
 			 struct cvmbus_vm_setup *s, char **config_text);
 
+/* ---- a paravisor image description (attest.c) ---------------------------------- */
+
+struct cvmbus_paravisor_image;
+/* Read the JSON description of a paravisor build (the schema of `cvmbus
+ * attest measure`, docs/ATTESTATION.md). 0, or the tool's exit code (1: the
+ * file cannot be read, 2: the description is wrong) with the problem in
+ * err. */
+int tool_paravisor_image_load(const char *path, struct cvmbus_paravisor_image *img, char *err,
+			      size_t errlen);
+
 /* ---- subcommands without a line in commands.h yet ----------------------------- */
 
 /* `cvmbus config` (config.c). */

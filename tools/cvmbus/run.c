@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cvmbus/attest.h>
 #include <cvmbus/log.h>
 #include <cvmbus/platform.h>
 #include <cvmbus/vm_config.h>
@@ -50,6 +51,9 @@ static void run_usage(FILE *out)
 		"writes the report as JSON ('-' for stdout, then no tables).\n"
 		"-v shows the parties' progress lines, -q only errors; a progress bar\n"
 		"appears on a terminal when a run takes more than half a second.\n"
+		"--paravisor-image FILE launches the paravisor that FILE describes (the\n"
+		"schema of 'cvmbus attest measure'); pin its measurement with --attest\n"
+		"require --expect HEX to refuse any other paravisor.\n"
 		"\n%s\n%s",
 		cvmbus_vm_options_help, cvmbus_vm_setup_options_help);
 }
@@ -195,7 +199,8 @@ int cmd_run(int argc, char **argv)
 	const struct cvmbus_vm_report *r;
 	char *config_text = NULL;
 	char err[CVMBUS_VM_SETUP_ERR_MAX];
-	bool json_stdout;
+	static struct cvmbus_paravisor_image image; /* lives for the whole run */
+	bool json_stdout, have_image = false;
 	int verbosity = 0, rc, ret;
 
 	for (int i = 1; i < argc; i++) {
@@ -217,9 +222,31 @@ int cmd_run(int argc, char **argv)
 	 * the JSON) are the output, and warnings still show. */
 	tool_apply_verbosity(CVMBUS_LOG_WARN);
 
+	/* --paravisor-image FILE: launch a paravisor of the user's own
+	 * description (bring your own paravisor), taken out of the arguments
+	 * before the configuration is built from the rest. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--paravisor-image"))
+			continue;
+		if (i + 1 >= argc) {
+			fprintf(stderr, "cvmbus run: --paravisor-image needs a file\n");
+			return CVMBUS_EXIT_USAGE;
+		}
+		rc = tool_paravisor_image_load(argv[i + 1], &image, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "cvmbus run: --paravisor-image: %s\n", err);
+			return rc;
+		}
+		have_image = true;
+		memmove(&argv[i], &argv[i + 2], (size_t)(argc - i - 2) * sizeof(*argv));
+		argc -= 2;
+		i--;
+	}
 	ret = tool_setup_configure("cvmbus run", argc, argv, run_flags, &s, &config_text);
 	if (ret)
 		return ret;
+	if (have_image)
+		s.topology.paravisor_image = &image;
 	json_stdout = !strcmp(s.outputs.json, "-");
 
 	rc = cvmbus_vm_create(&s.topology, &vm, err, sizeof(err));
