@@ -138,10 +138,16 @@ struct hw_synic *hw_synic_of(struct cvmbus_platform *p, enum cvmbus_synic_kind k
 
 struct hw_port;
 
+/* Buckets of the port table, by the low byte of the connection id: channel
+ * signal ids are a base plus the relid, so an open channel's lookup stays
+ * short however many channels are open (a list made every guest post walk
+ * past every channel's event port). */
+#define HW_PORT_BUCKETS 256u
+
 struct hw_port_table {
 	struct cvmbus_mutex lock;
 	struct cvmbus_cond idle; /* a port's running event calls reached zero */
-	struct hw_port *head;
+	struct hw_port *bucket[HW_PORT_BUCKETS];
 };
 
 void hw_ports_init(struct cvmbus_platform *p);

@@ -52,12 +52,17 @@ void hw_ports_init(struct cvmbus_platform *p)
 {
 	cvmbus_mutex_init(&p->ports.lock, p->exec, "port-table");
 	cvmbus_cond_init(table_cond(p), p->exec, "port-idle");
-	p->ports.head = NULL;
+	memset(p->ports.bucket, 0, sizeof(p->ports.bucket));
+}
+
+static struct hw_port **port_bucket(struct cvmbus_platform *p, uint32_t connection_id)
+{
+	return &p->ports.bucket[connection_id % HW_PORT_BUCKETS];
 }
 
 static struct hw_port *port_find(struct cvmbus_platform *p, uint32_t connection_id)
 {
-	for (struct hw_port *port = p->ports.head; port; port = port->next)
+	for (struct hw_port *port = *port_bucket(p, connection_id); port; port = port->next)
 		if (port->cfg.connection_id == connection_id)
 			return port;
 	return NULL;
@@ -180,8 +185,8 @@ int cvmbus_port_add(struct cvmbus_platform *p, const struct cvmbus_port_config *
 			return rc;
 		}
 	}
-	port->next = p->ports.head;
-	p->ports.head = port;
+	port->next = *port_bucket(p, port->cfg.connection_id);
+	*port_bucket(p, port->cfg.connection_id) = port;
 	cvmbus_mutex_unlock(&p->ports.lock);
 	return 0;
 }
@@ -226,7 +231,7 @@ int cvmbus_port_remove(struct cvmbus_platform *p, uint32_t connection_id)
 	if (!p)
 		return -EINVAL;
 	cvmbus_mutex_lock(&p->ports.lock);
-	for (pp = &p->ports.head; *pp; pp = &(*pp)->next) {
+	for (pp = port_bucket(p, connection_id); *pp; pp = &(*pp)->next) {
 		if ((*pp)->cfg.connection_id == connection_id) {
 			port = *pp;
 			*pp = port->next;
@@ -251,12 +256,16 @@ void hw_ports_fini(struct cvmbus_platform *p)
 	for (;;) {
 		uint32_t id;
 
+		struct hw_port *any = NULL;
+
 		cvmbus_mutex_lock(&p->ports.lock);
-		if (!p->ports.head) {
+		for (size_t b = 0; b < HW_PORT_BUCKETS && !any; b++)
+			any = p->ports.bucket[b];
+		if (!any) {
 			cvmbus_mutex_unlock(&p->ports.lock);
 			break;
 		}
-		id = p->ports.head->cfg.connection_id;
+		id = any->cfg.connection_id;
 		cvmbus_mutex_unlock(&p->ports.lock);
 		cvmbus_port_remove(p, id);
 	}
