@@ -73,3 +73,13 @@ NET_BENCH_REPS    ?= 3
 .PHONY: bench-net
 bench-net: build
 	bench/net.sh $(BUILD) $(NET_BENCH_SECONDS) $(NET_BENCH_REPS)
+
+# ---- control-plane benchmark (owned by bench/control_bench.c; docs/BENCHMARKS.md,
+# "Control plane"). Connect, open and close of 1, 64, 512 and 2047 channels
+# (isolation none, then SNP without a paravisor) through the real platform,
+# host glue and guest; medians of CONTROL_BENCH_REPS fresh stacks each.
+CONTROL_BENCH_REPS ?= 5
+
+.PHONY: bench-control
+bench-control: build
+	$(BUILD)/bench/control_bench --reps $(CONTROL_BENCH_REPS)
