@@ -6,13 +6,15 @@
  * executable: a host that lies. The engine builds an SNP (or TDX, VBS,
  * none) partition without a paravisor, so the host owns connection ids 4
  * and 1 and posts into the hypervisor SynIC the guest reads; it runs the
- * real cvmbus_guest (and, on the channels it opens, the real storvsc and
- * echo VSC), and it answers, or does not answer, or answers wrongly, as a
- * JSON scenario says: hand-built control messages, raw SynIC payloads,
+ * real cvmbus_guest (and, on the channels it opens, the real storvsc,
+ * netvsc and echo VSC), and it answers, or does not answer, or answers
+ * wrongly, as a JSON scenario says: hand-built control messages, raw SynIC payloads,
  * offers with forbidden flags, corrupt ring indices and packet descriptors
  * written through the host view of the ring pages, bytes rewritten while
  * the guest reads them, storage completions that claim more than the
- * request had room for, storms of signals and messages. At the end it
+ * request had room for, network indications whose RNDIS offsets and
+ * transfer-page ranges point outside what they may, storms of signals and
+ * messages. At the end it
  * compares what the guest did (its counters, drop reasons, channel states,
  * ring faults, request results) with the scenario's expected outcome.
  *
@@ -48,7 +50,7 @@ struct cvmbus_hostile; /* one loaded, validated scenario */
 enum cvmbus_hostile_family {
 	CVMBUS_HOSTILE_CONTROL = 0, /* control messages (SynIC, the client) */
 	CVMBUS_HOSTILE_RING,        /* ring indices, packets, signals */
-	CVMBUS_HOSTILE_DEVICE,      /* device responses (storvsc) */
+	CVMBUS_HOSTILE_DEVICE,      /* device responses (storvsc, netvsc) */
 	CVMBUS_HOSTILE_FAMILY_COUNT
 };
 
@@ -60,6 +62,7 @@ enum cvmbus_hostile_outcome_kind {
 	CVMBUS_HOSTILE_CHANNEL_CLOSED,      /* a channel ended (ring fault, rescind) */
 	CVMBUS_HOSTILE_REQUEST_FAILED,      /* a request failed with an errno, the rest works */
 	CVMBUS_HOSTILE_COMPLETION_DROPPED,  /* device completions matched nothing: dropped */
+	CVMBUS_HOSTILE_PACKET_DROPPED,      /* netvsc refused and counted packets, frames go on */
 	CVMBUS_HOSTILE_SURVIVED,            /* nothing to refuse: the guest just keeps working */
 	CVMBUS_HOSTILE_OUTCOME_COUNT
 };
@@ -114,6 +117,14 @@ struct cvmbus_hostile_result {
 	uint64_t visibility_refusals; /* visibility hypercalls the hypervisor refused */
 	uint64_t storvsc_unknown_completions;
 	uint64_t storvsc_bad_completions;
+	/* The guest's netvsc counters (summed over its nic channels) and the
+	 * frames the host's network device got from the guest. */
+	uint64_t netvsc_bad_xfer;
+	uint64_t netvsc_bad_nvsp;
+	uint64_t netvsc_bad_rndis;
+	uint64_t netvsc_unknown_completions;
+	uint64_t netvsc_rx_frames;
+	uint64_t host_net_tx_frames;
 };
 
 /* Run one scenario to its end and judge it. Returns 0 when the run could

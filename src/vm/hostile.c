@@ -16,8 +16,8 @@
  *               messages through cvmbus_synic_post, ring edits through the
  *               host view of the ring pages, storms), and each channel the
  *               guest opens gets a host endpoint with an optional service
- *               (echo, or a hand-written storage device whose completions
- *               the script may falsify);
+ *               (echo, or a hand-written storage or network device whose
+ *               answers the script may falsify);
  *   the guest   the real cvmbus_guest, driven by one worker thread that runs
  *               the guest steps (connect, open, echo, storvsc ...) in order,
  *               synchronously or in the background; its events are
@@ -48,6 +48,7 @@
 #include <cvmbus/hostile.h>
 #include <cvmbus/log.h>
 #include <cvmbus/memory.h>
+#include <cvmbus/net.h>
 #include <cvmbus/platform.h>
 #include <cvmbus/ring.h>
 #include <cvmbus/storage.h>
@@ -75,12 +76,21 @@
 #define HH_STOR_MAX_XFER   (256u * 1024u)
 #define HH_CONN_BASE       0x2000u     /* default signal connection id: base + relid */
 #define HH_STATUS_FAILED   0xC0000001u /* STATUS_UNSUCCESSFUL, for refusals */
+#define HH_NET_BUF         (64u * 1024u) /* netvsc's receive and send buffers */
+#define HH_NET_RX_SECTION  1728u         /* the receive sections the device announces */
+#define HH_NET_TX_SECTION  6144u         /* the send sections it answers */
+#define HH_NET_FRAME       60u           /* every honest frame, both ways */
+#define HH_NET_MTU         1500u
 
 /* storvsc's class (ba6163d9-04a1-4d29-b605-72e2ffb1dc7f). */
 static const struct cvmbus_guid hh_class_scsi = {
 	0xba6163d9u, 0x04a1u, 0x4d29u, { 0xb6, 0x05, 0x72, 0xe2, 0xff, 0xb1, 0xdc, 0x7f }
 };
 static const struct cvmbus_guid hh_class_echo = CVMBUS_ECHO_INTERFACE_ID_INIT;
+/* netvsc's class (f8615163-df3e-46c5-913f-f2d2f965ed0e). */
+static const struct cvmbus_guid hh_class_nic = {
+	0xf8615163u, 0xdf3eu, 0x46c5u, { 0x91, 0x3f, 0xf2, 0xd2, 0xf9, 0x65, 0x0e, 0xd0 }
+};
 
 /* ======================================================================
  * Names
@@ -99,6 +109,7 @@ static const char *const hh_outcome_names[CVMBUS_HOSTILE_OUTCOME_COUNT] = {
 	[CVMBUS_HOSTILE_CHANNEL_CLOSED] = "channel_closed",
 	[CVMBUS_HOSTILE_REQUEST_FAILED] = "request_failed",
 	[CVMBUS_HOSTILE_COMPLETION_DROPPED] = "completion_dropped",
+	[CVMBUS_HOSTILE_PACKET_DROPPED] = "packet_dropped",
 	[CVMBUS_HOSTILE_SURVIVED] = "survived",
 };
 
@@ -242,6 +253,7 @@ enum hh_service {
 	HH_SVC_NONE = 0, /* nothing: the script writes the ring itself */
 	HH_SVC_ECHO,     /* in-band requests answered with their own payload */
 	HH_SVC_STORAGE,  /* a VSTOR device written by hand, falsifiable */
+	HH_SVC_NET,      /* an NVSP/RNDIS device written by hand, falsifiable */
 };
 
 struct hh_offer {
@@ -274,6 +286,7 @@ enum hh_step_kind {
 	HH_STEP_RING_PACKET,
 	HH_STEP_DOUBLE_FETCH,
 	HH_STEP_STORAGE_RESPONSE,
+	HH_STEP_NETWORK_RESPONSE,
 	HH_STEP_SIGNAL_STORM,
 	HH_STEP_MESSAGE_STORM,
 	HH_STEP_SLEEP,
@@ -349,6 +362,31 @@ struct hh_tamper {
 	bool then_honest; /* and afterwards the true completion */
 };
 
+/* What the network device lies about next. The first five are packets the
+ * host sends on its own (each a transfer-page indication); the last two
+ * falsify the next answer the guest waits for. */
+enum hh_net_lie {
+	HH_NL_RNDIS_DATA_OFFSET = 0, /* a PACKET whose data offset points past it */
+	HH_NL_RNDIS_DATA_LENGTH,     /* a PACKET whose data runs past the message */
+	HH_NL_RNDIS_MSG_LENGTH,      /* an RNDIS length past the range carrying it */
+	HH_NL_XFER_RANGE,            /* a range outside the receive buffer */
+	HH_NL_XFER_SET_ID,           /* a transfer-page set that is no buffer */
+	HH_NL_UNKNOWN_COMPLETION,    /* the next frame's completion: an id of nothing */
+	HH_NL_QUERY_INFO_OFFSET,     /* the next QUERY answer: info offset out of it */
+	HH_NL_COUNT
+};
+static const char *const hh_net_lie_names[HH_NL_COUNT] = {
+	"rndis_data_offset", "rndis_data_length", "rndis_msg_length", "xfer_range",
+	"xfer_set_id",	     "unknown_completion", "query_info_offset",
+};
+struct hh_netlie {
+	uint32_t relid;
+	enum hh_net_lie lie;
+	bool has_value;
+	uint32_t value;   /* the lying number (each lie has a default) */
+	bool then_honest; /* answers: the true one follows the lie */
+};
+
 enum hh_gop {
 	HH_GOP_CONNECT = 0,
 	HH_GOP_OPEN,
@@ -360,11 +398,16 @@ enum hh_gop {
 	HH_GOP_SEND,
 	HH_GOP_STORVSC_CONNECT,
 	HH_GOP_STORVSC_IO,
+	HH_GOP_NETVSC_CONNECT,
+	HH_GOP_NET_RECV,
+	HH_GOP_NET_SEND,
+	HH_GOP_NET_QUERY,
 	HH_GOP_COUNT
 };
 static const char *const hh_gop_names[HH_GOP_COUNT] = {
-	"connect", "open", "close", "release", "unload", "echo", "recv", "send",
-	"storvsc_connect", "storvsc_io",
+	"connect",	  "open",	"close",    "release",	 "unload",
+	"echo",		  "recv",	"send",	    "storvsc_connect", "storvsc_io",
+	"netvsc_connect", "net_recv", "net_send", "net_query",
 };
 
 enum hh_io { HH_IO_TUR = 0, HH_IO_READ, HH_IO_WRITE };
@@ -405,6 +448,7 @@ struct hh_step {
 	struct hh_ring_edit ring;
 	struct hh_packet *pkt; /* big: allocated for the steps that need it */
 	struct hh_tamper tamper;
+	struct hh_netlie netlie;
 	/* storms */
 	uint32_t storm_count;
 	uint32_t storm_relids[8];
@@ -754,7 +798,7 @@ static uint32_t hh_offer_bytes(const struct hh_offer *o, uint8_t *b)
 	return 196;
 }
 
-static const char *const hh_service_names[] = { "none", "echo", "storage" };
+static const char *const hh_service_names[] = { "none", "echo", "storage", "nic" };
 
 static int hh_parse_offer(json_t *obj, const char *where, struct hh_offer *o, char *err,
 			  size_t errlen)
@@ -794,14 +838,17 @@ static int hh_parse_offer(json_t *obj, const char *where, struct hh_offer *o, ch
 		} else if (!strcmp(c, "scsi")) {
 			o->cls = hh_class_scsi;
 			svc = HH_SVC_STORAGE;
+		} else if (!strcmp(c, "nic")) {
+			o->cls = hh_class_nic;
+			svc = HH_SVC_NET;
 		} else if (cvmbus_guid_parse(c, &o->cls) == 0) {
 			svc = HH_SVC_NONE;
 		} else {
-			return hh_err(err, errlen, "%s: \"class\" must be echo, scsi or a guid",
-				      where);
+			return hh_err(err, errlen,
+				      "%s: \"class\" must be echo, scsi, nic or a guid", where);
 		}
 	}
-	rc = hh_get_enum(obj, "service", hh_service_names, 3, svc, &svc, where, err, errlen);
+	rc = hh_get_enum(obj, "service", hh_service_names, 4, svc, &svc, where, err, errlen);
 	if (rc)
 		return rc;
 	o->service = (enum hh_service)svc;
@@ -1173,6 +1220,39 @@ static int hh_parse_tamper(json_t *obj, const char *where, struct hh_step *s, ch
 	return hh_get_bool(r, "then_honest", false, &s->tamper.then_honest, where, err, errlen);
 }
 
+/* network_response: what the network device lies about next. */
+static int hh_parse_netlie(json_t *obj, const char *where, struct hh_step *s, char *err,
+			   size_t errlen)
+{
+	static const char *const okeys[] = { "network_response", NULL };
+	static const char *const keys[] = { "relid", "lie", "value", "then_honest", NULL };
+	json_t *r = json_object_get(obj, "network_response");
+	int lie = 0, rc;
+
+	rc = hh_keys(obj, where, okeys, err, errlen);
+	if (!rc)
+		rc = hh_keys(r, where, keys, err, errlen);
+	if (!rc)
+		rc = hh_get_u32(r, "relid", HH_MAX_RELID - 1, 0, &s->netlie.relid, where, err,
+				errlen);
+	if (!rc)
+		rc = hh_get_enum(r, "lie", hh_net_lie_names, HH_NL_COUNT, -1, &lie, where, err,
+				 errlen);
+	if (rc)
+		return rc;
+	s->netlie.lie = (enum hh_net_lie)lie;
+	if ((s->netlie.has_value = json_object_get(r, "value") != NULL))
+		rc = hh_get_u32(r, "value", UINT32_MAX, 0, &s->netlie.value, where, err, errlen);
+	if (!rc)
+		rc = hh_get_bool(r, "then_honest", true, &s->netlie.then_honest, where, err,
+				 errlen);
+	if (!rc && !s->netlie.relid)
+		rc = hh_err(err, errlen, "%s: a network lie needs \"relid\"", where);
+	snprintf(s->label, sizeof(s->label), "network_response %u %s", s->netlie.relid,
+		 hh_net_lie_names[lie]);
+	return rc;
+}
+
 static int hh_parse_storm(json_t *obj, const char *where, struct hh_step *s, bool signals,
 			  char *err, size_t errlen)
 {
@@ -1308,7 +1388,8 @@ static int hh_parse_step(json_t *obj, size_t index, struct hh_step *s, char *err
 		"respond_unload",   "answer_contact",  "answer_offers",	   "ring",
 		"ring_packet",	    "double_fetch",    "storage_response", "signal_storm",
 		"message_storm",    "sleep_ms",	       "guest",		   "await",
-		"wait_event",	    "simp_slot",       "visibility",	   NULL,
+		"wait_event",	    "simp_slot",       "visibility",	   "network_response",
+		NULL,
 	};
 	const char *action = NULL;
 	char where[48];
@@ -1420,6 +1501,9 @@ static int hh_parse_step(json_t *obj, size_t index, struct hh_step *s, char *err
 	} else if (!strcmp(action, "storage_response")) {
 		s->kind = HH_STEP_STORAGE_RESPONSE;
 		rc = hh_parse_tamper(obj, where, s, err, errlen);
+	} else if (!strcmp(action, "network_response")) {
+		s->kind = HH_STEP_NETWORK_RESPONSE;
+		rc = hh_parse_netlie(obj, where, s, err, errlen);
 	} else if (!strcmp(action, "signal_storm") || !strcmp(action, "message_storm")) {
 		s->kind = action[0] == 's' ? HH_STEP_SIGNAL_STORM : HH_STEP_MESSAGE_STORM;
 		rc = hh_parse_storm(obj, where, s, action[0] == 's', err, errlen);
@@ -1482,7 +1566,9 @@ static const char *const hh_counter_names[] = {
 	"rx_messages",	   "rx_dropped",	   "offers_accepted",  "offers_refused",
 	"timeouts",	   "pages_leaked",	   "storvsc_unknown_completions",
 	"storvsc_bad_completions", "host_posts",  "host_signals",     "storm_messages",
-	"host_rewrites",   "host_post_drops",	   "visibility_refusals", NULL,
+	"host_rewrites",   "host_post_drops",	   "visibility_refusals",
+	"netvsc_bad_xfer", "netvsc_bad_nvsp",	   "netvsc_bad_rndis", "netvsc_unknown_completions",
+	"netvsc_rx_frames", "host_net_tx_frames",  NULL,
 };
 
 static int hh_parse_expect(json_t *obj, struct hh_expect *e, char *err, size_t errlen)
@@ -1659,6 +1745,9 @@ static void hh_outcome_text(struct cvmbus_hostile *h)
 		break;
 	case CVMBUS_HOSTILE_COMPLETION_DROPPED:
 		snprintf(o, cap, "completion dropped%s, the request completes", cnt);
+		break;
+	case CVMBUS_HOSTILE_PACKET_DROPPED:
+		snprintf(o, cap, "dropped and counted by netvsc%s, good frames pass", cnt);
 		break;
 	default:
 		snprintf(o, cap, "survives, later exchanges work");
@@ -2012,6 +2101,20 @@ struct hh_hchan {
 	/* The next storage completion's lies (run->lock). */
 	bool tamper_armed;
 	struct hh_tamper tamper;
+	/* The network device (HH_SVC_NET): its own thread's state ... */
+	bool net_rx_ok, net_tx_ok;
+	uint64_t net_rx_alias, net_tx_alias; /* the buffers, as the host reaches them */
+	uint32_t net_rx_bytes, net_tx_bytes;
+	uint16_t net_rx_id;
+	uint32_t net_rx_sections, net_rx_next;
+	uint64_t net_tid;
+	uint8_t net_seq;
+	/* ... what the script asked of it (run->lock) ... */
+	bool net_lie_armed;
+	struct hh_netlie net_lie;
+	uint32_t net_frames_wanted;
+	/* ... and what it saw. */
+	_Atomic uint64_t net_tx_frames;
 };
 
 struct hh_gpadl {
@@ -2045,6 +2148,21 @@ struct hh_gchan {
 	struct cvmbus_bounce_pool *pool;
 	uint64_t buf_gpa; /* private I/O buffer, HH_IOBUF_PAGES */
 	bool buf;
+	/* netvsc, over ops of ours that give it GPADLs (the guest glue's
+	 * channel has none: netvsc asks the channel for its buffers). */
+	struct cvmbus_netvsc *nvsc;
+	struct hh_run *run;
+	uint32_t relid;
+	bool shim;
+	const struct cvmbus_channel_ops *orig_ops;
+	void *orig_ctx;
+	struct cvmbus_channel_ops shim_ops;
+	struct {
+		bool used;
+		uint32_t id;
+		uint64_t *pfns;
+	} gpadl[4];
+	_Atomic uint64_t net_good, net_bad; /* frames delivered: honest or not */
 	/* Why the channel ended, read before the glue destroys it. */
 	bool was_closed;
 	struct cvmbus_ring_fault_info fault;
@@ -2383,6 +2501,368 @@ static int hh_storage_main(void *arg)
 	return 0;
 }
 
+/* ---- the network device: NVSP and RNDIS by hand ----------------------------------- */
+
+static struct hh_gpadl *hh_gpadl_find(struct hh_run *r, uint32_t handle);
+
+/* The honest frame number `seq`, either way: to the guest's MAC (the one
+ * the device announced) or to the host's, an experimental ethertype, then
+ * bytes that depend on seq so that a frame the guest got can be checked
+ * against the one that was sent. */
+static const uint8_t hh_net_guest_mac[6] = { 0x00, 0x15, 0x5d, 0x48, 0x48, 0x01 };
+static const uint8_t hh_net_host_mac[6] = { 0x02, 0x15, 0x5d, 0x48, 0x48, 0x02 };
+
+static void hh_net_frame(uint8_t seq, bool to_guest, uint8_t *b)
+{
+	memcpy(b, to_guest ? hh_net_guest_mac : hh_net_host_mac, 6);
+	memcpy(b + 6, to_guest ? hh_net_host_mac : hh_net_guest_mac, 6);
+	b[12] = 0x88;
+	b[13] = 0xb5;
+	b[14] = seq;
+	for (uint32_t i = 15; i < HH_NET_FRAME; i++)
+		b[i] = (uint8_t)(seq * 13u + i);
+}
+
+/* A buffer the guest named by GPADL handle: the host's own record of the
+ * GPADL (what a real host has), contiguous and complete, or nothing. */
+static int hh_net_buf(struct hh_run *r, uint32_t handle, uint64_t *alias, uint32_t *bytes)
+{
+	struct hh_gpadl *gp;
+	int rc = -ENOENT;
+
+	cvmbus_mutex_lock(&r->lock);
+	gp = hh_gpadl_find(r, handle);
+	if (gp && gp->contiguous && gp->have == gp->pages && gp->pages <= (1u << 16)) {
+		*alias = cvmbus_mem_gpa_to_alias(r->mem, gp->first_pfn * HH_PAGE);
+		*bytes = gp->pages * HH_PAGE;
+		rc = 0;
+	}
+	cvmbus_mutex_unlock(&r->lock);
+	return rc;
+}
+
+/* A 40-byte NVSP message as the completion of the guest's request `tid`:
+ * the type @0, then up to six u32 fields @4.. */
+static void hh_net_complete(struct hh_hchan *c, uint64_t tid, uint32_t type, const uint32_t *f,
+			    unsigned int n)
+{
+	uint8_t m[CVMBUS_NVSP_MSG_SIZE];
+
+	memset(m, 0, sizeof(m));
+	hh_wr32(m, 0, type);
+	for (unsigned int i = 0; i < n && i < 9; i++)
+		hh_wr32(m, 4 + 4 * (size_t)i, f[i]);
+	(void)hh_host_send(c, tid, m, sizeof(m));
+}
+
+/* Put an RNDIS message in the next receive section and indicate it with a
+ * transfer-page packet naming (set, off, count); off/count/set are the
+ * honest ones unless the caller lies. */
+static void hh_net_xfer(struct hh_hchan *c, uint16_t set, uint32_t off, uint32_t count,
+			uint32_t channel_type)
+{
+	uint8_t m[CVMBUS_NVSP_MSG_SIZE];
+	struct cvmbus_ring_xfer_range range = { .byte_count = count, .byte_offset = off };
+	struct cvmbus_ring_iov iov = { .base = m, .len = sizeof(m) };
+	struct cvmbus_ring_outpkt pkt = {
+		.type = CVMBUS_RING_PKT_XFER_PAGES,
+		.flags = CVMBUS_RING_PKT_FLAG_COMPLETION_REQUESTED,
+		.trans_id = 0x4e45540000000000ull | c->net_tid++,
+		.xfer_set_id = set,
+		.xfer = &range,
+		.xfer_count = 1,
+		.payload = &iov,
+		.payload_count = 1,
+	};
+
+	/* SEND_RNDIS_PKT: channel_type @4, section_index @8 (none) */
+	memset(m, 0, sizeof(m));
+	hh_wr32(m, 0, CVMBUS_NVSP_SEND_RNDIS_PKT);
+	hh_wr32(m, 4, channel_type);
+	hh_wr32(m, 8, CVMBUS_NVSP_NO_SECTION);
+	if (cvmbus_channel_send(&c->host, &pkt, 1000 * HH_MS) == 0 && c->run->pol.signal_always)
+		(void)hh_signal(c->run, c->target_vp, c->relid);
+}
+
+/* Write msg into the next section (round robin: the guest copies a
+ * section out before it completes the packet, and the script's traffic is
+ * far from filling the buffer) and return its offset. */
+static int hh_net_put(struct hh_hchan *c, const uint8_t *msg, uint32_t len, uint32_t *off)
+{
+	if (!c->net_rx_ok || len > HH_NET_RX_SECTION)
+		return -ENOTCONN;
+	*off = (c->net_rx_next++ % c->net_rx_sections) * HH_NET_RX_SECTION;
+	return cvmbus_mem_host_write(c->run->hv, c->net_rx_alias + *off, msg, len);
+}
+
+static void hh_net_indicate(struct hh_hchan *c, const uint8_t *msg, uint32_t len,
+			    uint32_t channel_type)
+{
+	uint32_t off;
+
+	if (hh_net_put(c, msg, len, &off) == 0)
+		hh_net_xfer(c, c->net_rx_id, off, len, channel_type);
+}
+
+/* One packet the script asked for: a lie, then (for the lies that are
+ * packets of their own) nothing more: the script's net_recv shows that
+ * the good frames still pass. */
+static void hh_net_send_lie(struct hh_hchan *c, const struct hh_netlie *l)
+{
+	uint8_t frame[HH_NET_FRAME], b[128];
+	uint32_t off;
+	int n;
+
+	hh_net_frame(0xEE, true, frame);
+	n = cvmbus_rndis_build_packet(b, sizeof(b), frame, HH_NET_FRAME);
+	if (n < 0)
+		return;
+	/* PACKET: len @4, data_offset @8 (from @8), data_len @12 */
+	switch (l->lie) {
+	case HH_NL_RNDIS_DATA_OFFSET:
+		hh_wr32(b, 8, l->has_value ? l->value : 0x10000u);
+		break;
+	case HH_NL_RNDIS_DATA_LENGTH:
+		hh_wr32(b, 12, l->has_value ? l->value : HH_NET_FRAME + 64);
+		break;
+	case HH_NL_RNDIS_MSG_LENGTH:
+		hh_wr32(b, 4, l->has_value ? l->value : (uint32_t)n + 256);
+		break;
+	default:
+		break;
+	}
+	if (hh_net_put(c, b, (uint32_t)n, &off))
+		return;
+	if (l->lie == HH_NL_XFER_RANGE)
+		off = l->has_value ? l->value : c->net_rx_bytes;
+	hh_net_xfer(c, l->lie == HH_NL_XFER_SET_ID ? (uint16_t)(l->has_value ? l->value : 0x1234)
+						  : c->net_rx_id,
+		    off, (uint32_t)n, CVMBUS_NVSP_CHANNEL_DATA);
+}
+
+/* The answer to one RNDIS control message (honest unless a QUERY lie is
+ * armed: then that answer, then the true one if the script says so). */
+static void hh_net_control(struct hh_hchan *c, const uint8_t *req, uint32_t len)
+{
+	struct hh_run *r = c->run;
+	uint32_t type = hh_rd32(req, 0), id = hh_rd32(req, 8), v = 0;
+	uint8_t b[128];
+	const void *info = &v;
+	uint32_t info_len = 4, status = CVMBUS_RNDIS_STATUS_SUCCESS;
+	struct hh_netlie l = { 0 };
+	bool lie = false;
+	int n = -1;
+
+	if (len < 12)
+		return;
+	switch (type) {
+	case CVMBUS_RNDIS_MSG_INITIALIZE: {
+		struct cvmbus_rndis_init_cmplt ic = {
+			.req_id = id, .status = CVMBUS_RNDIS_STATUS_SUCCESS, .major = 1,
+			.medium = CVMBUS_RNDIS_MEDIUM_802_3, .max_pkt_per_msg = 1,
+			.max_xfer = HH_NET_TX_SECTION, .align_shift = 3,
+		};
+
+		n = cvmbus_rndis_build_init_cmplt(b, sizeof(b), &ic);
+		break;
+	}
+	case CVMBUS_RNDIS_MSG_QUERY: /* oid @12 */
+		switch (len >= 16 ? hh_rd32(req, 12) : 0) {
+		case CVMBUS_OID_802_3_PERMANENT_ADDRESS:
+		case CVMBUS_OID_802_3_CURRENT_ADDRESS:
+			info = hh_net_guest_mac;
+			info_len = 6;
+			break;
+		case CVMBUS_OID_GEN_MAXIMUM_FRAME_SIZE:
+			v = HH_NET_MTU;
+			break;
+		case CVMBUS_OID_GEN_MEDIA_CONNECT_STATUS:
+			v = CVMBUS_RNDIS_MEDIA_CONNECTED;
+			break;
+		case CVMBUS_OID_GEN_LINK_SPEED:
+			v = 100000; /* 10 Gbit/s in units of 100 bit/s */
+			break;
+		default:
+			status = CVMBUS_RNDIS_STATUS_NOT_SUPPORTED;
+			info_len = 0;
+			break;
+		}
+		n = cvmbus_rndis_build_query_cmplt(b, sizeof(b), id, status, info, info_len);
+		cvmbus_mutex_lock(&r->lock);
+		if (c->net_lie_armed && c->net_lie.lie == HH_NL_QUERY_INFO_OFFSET) {
+			l = c->net_lie;
+			c->net_lie_armed = false;
+			lie = true;
+		}
+		cvmbus_mutex_unlock(&r->lock);
+		break;
+	case CVMBUS_RNDIS_MSG_SET:
+		n = cvmbus_rndis_build_set_cmplt(b, sizeof(b), id, CVMBUS_RNDIS_STATUS_SUCCESS);
+		break;
+	case CVMBUS_RNDIS_MSG_KEEPALIVE:
+		n = cvmbus_rndis_build_keepalive_cmplt(b, sizeof(b), id,
+						       CVMBUS_RNDIS_STATUS_SUCCESS);
+		break;
+	default: /* HALT, RESET: no answer this test needs */
+		return;
+	}
+	if (n < 0)
+		return;
+	if (lie) {
+		uint8_t bad[128];
+
+		/* QUERY_CMPLT: info_offset @20, counted from @8 */
+		memcpy(bad, b, (size_t)n);
+		hh_wr32(bad, 20, l.has_value ? l.value : 0x1000u);
+		hh_net_indicate(c, bad, (uint32_t)n, CVMBUS_NVSP_CHANNEL_CONTROL);
+		if (!l.then_honest)
+			return;
+	}
+	hh_net_indicate(c, b, (uint32_t)n, CVMBUS_NVSP_CHANNEL_CONTROL);
+}
+
+/* SEND_RNDIS_PKT from the guest: the RNDIS message in its send section
+ * (channel_type @4, section_index @8, section_size @12). */
+static void hh_net_rndis(struct hh_hchan *c, const struct cvmbus_ring_packet *pkt,
+			 const uint8_t *m)
+{
+	struct hh_run *r = c->run;
+	uint32_t idx = hh_rd32(m, 8), size = hh_rd32(m, 12), st = CVMBUS_NVSP_STATUS_SUCCESS;
+	uint8_t req[128];
+	struct hh_netlie l = { 0 };
+	bool lie = false, data = false;
+
+	memset(req, 0, sizeof(req));
+	if (!c->net_tx_ok || idx >= c->net_tx_bytes / HH_NET_TX_SECTION || size < 8 ||
+	    size > HH_NET_TX_SECTION ||
+	    cvmbus_mem_host_read(r->hv, c->net_tx_alias + (uint64_t)idx * HH_NET_TX_SECTION, req,
+				 size < sizeof(req) ? size : sizeof(req))) {
+		st = CVMBUS_NVSP_STATUS_INVALID_RNDIS_PKT;
+	} else if (hh_rd32(req, 0) == CVMBUS_RNDIS_MSG_PACKET) {
+		data = true;
+		atomic_fetch_add(&c->net_tx_frames, 1);
+		cvmbus_mutex_lock(&r->lock);
+		if (c->net_lie_armed && c->net_lie.lie == HH_NL_UNKNOWN_COMPLETION) {
+			l = c->net_lie;
+			c->net_lie_armed = false;
+			lie = true;
+		}
+		cvmbus_mutex_unlock(&r->lock);
+	}
+	if (lie) {
+		/* Another tag on the same section: what a forged or stale
+		 * completion looks like. */
+		hh_net_complete(c, pkt->trans_id ^ (0x5a5aull << 40),
+				CVMBUS_NVSP_SEND_RNDIS_PKT_COMPLETE, &st, 1);
+		if (!l.then_honest)
+			return;
+	}
+	hh_net_complete(c, pkt->trans_id, CVMBUS_NVSP_SEND_RNDIS_PKT_COMPLETE, &st, 1);
+	if (!data && st == CVMBUS_NVSP_STATUS_SUCCESS)
+		hh_net_control(c, req, size < sizeof(req) ? size : (uint32_t)sizeof(req));
+}
+
+/* One NVSP message from the guest, honestly answered. */
+static void hh_net_serve(struct hh_hchan *c, const struct cvmbus_ring_packet *pkt)
+{
+	uint8_t m[CVMBUS_NVSP_MSG_SIZE];
+	uint32_t len = pkt->payload_len < sizeof(m) ? pkt->payload_len : (uint32_t)sizeof(m);
+	uint32_t f[6];
+
+	if (len < 4)
+		return;
+	memset(m, 0, sizeof(m));
+	memcpy(m, pkt->payload, len);
+	switch (hh_rd32(m, 0)) {
+	case CVMBUS_NVSP_INIT: /* min @4, max @8 -> negotiated @4, status @12 */
+		f[0] = hh_rd32(m, 8);
+		f[1] = 0;
+		f[2] = cvmbus_nvsp_version_supported(f[0]) ? CVMBUS_NVSP_STATUS_SUCCESS
+							   : CVMBUS_NVSP_STATUS_FAILURE;
+		hh_net_complete(c, pkt->trans_id, CVMBUS_NVSP_INIT_COMPLETE, f, 3);
+		break;
+	case CVMBUS_NVSP_SEND_RECV_BUF: /* gpadl @4, id @8 -> one section list */
+		f[0] = hh_net_buf(c->run, hh_rd32(m, 4), &c->net_rx_alias, &c->net_rx_bytes)
+			       ? CVMBUS_NVSP_STATUS_FAILURE
+			       : CVMBUS_NVSP_STATUS_SUCCESS;
+		c->net_rx_sections = c->net_rx_bytes / HH_NET_RX_SECTION;
+		c->net_rx_ok = f[0] == CVMBUS_NVSP_STATUS_SUCCESS && c->net_rx_sections;
+		c->net_rx_id = hh_rd16(m, 8);
+		/* status @4, num_sections @8, offset @12, size @16, count @20, end @24 */
+		f[1] = 1;
+		f[2] = 0;
+		f[3] = HH_NET_RX_SECTION;
+		f[4] = c->net_rx_sections;
+		f[5] = c->net_rx_sections * HH_NET_RX_SECTION;
+		hh_net_complete(c, pkt->trans_id, CVMBUS_NVSP_SEND_RECV_BUF_COMPLETE, f, 6);
+		break;
+	case CVMBUS_NVSP_SEND_SEND_BUF: /* status @4, section_size @8 */
+		c->net_tx_ok = hh_net_buf(c->run, hh_rd32(m, 4), &c->net_tx_alias,
+					  &c->net_tx_bytes) == 0;
+		f[0] = c->net_tx_ok ? CVMBUS_NVSP_STATUS_SUCCESS : CVMBUS_NVSP_STATUS_FAILURE;
+		f[1] = HH_NET_TX_SECTION;
+		hh_net_complete(c, pkt->trans_id, CVMBUS_NVSP_SEND_SEND_BUF_COMPLETE, f, 2);
+		break;
+	case CVMBUS_NVSP_SEND_RNDIS_PKT:
+		hh_net_rndis(c, pkt, m);
+		break;
+	default: /* NDIS_CONFIG, NDIS_VERSION, revokes: nothing to answer */
+		break;
+	}
+}
+
+/* What the script asked for since the last look: a lie to send, frames. */
+static void hh_net_pending(struct hh_hchan *c)
+{
+	struct hh_run *r = c->run;
+	struct hh_netlie l = { 0 };
+	bool lie = false;
+	uint32_t frames;
+
+	cvmbus_mutex_lock(&r->lock);
+	if (c->net_lie_armed && c->net_lie.lie < HH_NL_UNKNOWN_COMPLETION) {
+		l = c->net_lie;
+		c->net_lie_armed = false;
+		lie = true;
+	}
+	frames = c->net_frames_wanted;
+	c->net_frames_wanted = 0;
+	cvmbus_mutex_unlock(&r->lock);
+	if (lie)
+		hh_net_send_lie(c, &l);
+	for (uint32_t i = 0; i < frames; i++) {
+		uint8_t frame[HH_NET_FRAME], b[128];
+		int n;
+
+		hh_net_frame(c->net_seq++, true, frame);
+		n = cvmbus_rndis_build_packet(b, sizeof(b), frame, HH_NET_FRAME);
+		if (n > 0)
+			hh_net_indicate(c, b, (uint32_t)n, CVMBUS_NVSP_CHANNEL_DATA);
+	}
+}
+
+static int hh_net_main(void *arg)
+{
+	struct hh_hchan *c = arg;
+	struct cvmbus_ring_packet pkt;
+
+	while (!atomic_load(&c->svc_stop)) {
+		int rc;
+
+		hh_net_pending(c);
+		rc = cvmbus_channel_recv(&c->host, &pkt, HH_SVC_POLL_NS);
+		if (rc == -ETIMEDOUT || rc == -EAGAIN)
+			continue;
+		if (rc < 0)
+			break;
+		/* Completions of our transfer pages return sections we
+		 * reuse round robin anyway: nothing to do with them. */
+		if (pkt.type == CVMBUS_RING_PKT_INBAND)
+			hh_net_serve(c, &pkt);
+	}
+	return 0;
+}
+
 /* OpenChannel accepted: a host endpoint over the ring pages (host view:
  * they must be host-visible, or the host cannot serve), the event port of
  * the offer's connection id, and the offer's service. Port thread. */
@@ -2429,10 +2909,17 @@ static int hh_attach(struct hh_run *r, struct hh_hchan *c, uint64_t ring_gpa, ui
 	if (cvmbus_port_add(r->p, &pc) == 0)
 		c->event_port = true;
 	atomic_store(&c->svc_stop, false);
+	c->net_rx_ok = c->net_tx_ok = false;
+	c->net_rx_next = 0;
+	atomic_store(&c->net_tx_frames, 0);
 	if (c->offer.service != HH_SVC_NONE &&
 	    cvmbus_thread_spawn(r->exec, &c->svc,
-				c->offer.service == HH_SVC_ECHO ? "host-echo" : "host-storage",
-				c->offer.service == HH_SVC_ECHO ? hh_echo_main : hh_storage_main,
+				c->offer.service == HH_SVC_ECHO	     ? "host-echo"
+				: c->offer.service == HH_SVC_STORAGE ? "host-storage"
+								     : "host-net",
+				c->offer.service == HH_SVC_ECHO	     ? hh_echo_main
+				: c->offer.service == HH_SVC_STORAGE ? hh_storage_main
+								     : hh_net_main,
 				c))
 		c->svc = NULL;
 	return 0;
@@ -2824,6 +3311,227 @@ static void hh_storvsc_drop(struct hh_gchan *gc)
 	gc->vsc = NULL;
 }
 
+/* ---- netvsc on a guest channel -------------------------------------------------- */
+
+/* The channel ops netvsc sees: the glue's own for signals and memory, and
+ * GPADLs made through the guest's client for its two buffers. */
+static void hh_shim_signal(void *ctx)
+{
+	struct hh_gchan *gc = ctx;
+
+	gc->orig_ops->signal(gc->orig_ctx);
+}
+
+static int hh_shim_read(void *ctx, uint64_t gpa, void *dst, size_t len)
+{
+	struct hh_gchan *gc = ctx;
+
+	return gc->orig_ops->mem_read ? gc->orig_ops->mem_read(gc->orig_ctx, gpa, dst, len)
+				      : -EFAULT;
+}
+
+static int hh_shim_write(void *ctx, uint64_t gpa, const void *src, size_t len)
+{
+	struct hh_gchan *gc = ctx;
+
+	return gc->orig_ops->mem_write ? gc->orig_ops->mem_write(gc->orig_ctx, gpa, src, len)
+				       : -EFAULT;
+}
+
+static int hh_shim_gpadl_create(void *ctx, uint64_t bytes, struct cvmbus_gpadl_info *out)
+{
+	struct hh_gchan *gc = ctx;
+	uint64_t gpa, pages = bytes / HH_PAGE;
+	uint32_t id;
+	unsigned int slot = 0;
+	int rc;
+
+	if (!bytes || bytes % HH_PAGE)
+		return -EINVAL;
+	while (slot < 4 && gc->gpadl[slot].used)
+		slot++;
+	if (slot == 4)
+		return -ENOSPC;
+	gc->gpadl[slot].pfns = calloc(pages, sizeof(uint64_t));
+	if (!gc->gpadl[slot].pfns)
+		return -ENOMEM;
+	rc = cvmbus_guest_gpadl_create(gc->run->g, gc->relid, bytes, &id, &gpa);
+	if (rc) {
+		free(gc->gpadl[slot].pfns);
+		gc->gpadl[slot].pfns = NULL;
+		return rc;
+	}
+	/* The client allocates a buffer as one contiguous run. */
+	for (uint64_t i = 0; i < pages; i++)
+		gc->gpadl[slot].pfns[i] = gpa / HH_PAGE + i;
+	gc->gpadl[slot].used = true;
+	gc->gpadl[slot].id = id;
+	memset(out, 0, sizeof(*out));
+	out->id = id;
+	out->gpa = gpa;
+	out->bytes = bytes;
+	out->pfns = gc->gpadl[slot].pfns;
+	out->pfn_count = (uint32_t)pages;
+	/* No confidential external memory here: the client shares it. */
+	out->shared = true;
+	return 0;
+}
+
+static int hh_shim_gpadl_teardown(void *ctx, uint32_t id)
+{
+	struct hh_gchan *gc = ctx;
+
+	for (unsigned int i = 0; i < 4; i++)
+		if (gc->gpadl[i].used && gc->gpadl[i].id == id) {
+			int rc = cvmbus_guest_gpadl_teardown(gc->run->g, gc->relid, id);
+
+			free(gc->gpadl[i].pfns);
+			memset(&gc->gpadl[i], 0, sizeof(gc->gpadl[i]));
+			return rc;
+		}
+	return -ENOENT;
+}
+
+/* Frames from the host, on netvsc's thread: honest ones are counted good. */
+static void hh_net_rx(void *ctx, const void *frame, size_t len)
+{
+	struct hh_gchan *gc = ctx;
+	uint8_t want[HH_NET_FRAME];
+
+	if (len == HH_NET_FRAME) {
+		hh_net_frame(((const uint8_t *)frame)[14], true, want);
+		if (!memcmp(frame, want, HH_NET_FRAME)) {
+			atomic_fetch_add(&gc->net_good, 1);
+			return;
+		}
+	}
+	atomic_fetch_add(&gc->net_bad, 1);
+}
+
+/* The driver stops using the channel: netvsc halts, revokes its buffers,
+ * tears its GPADLs down (through our ops), then the glue's ops come back. */
+static void hh_netvsc_drop(struct hh_gchan *gc)
+{
+	if (gc->nvsc) {
+		cvmbus_netvsc_destroy(gc->nvsc);
+		gc->nvsc = NULL;
+	}
+	for (unsigned int i = 0; i < 4; i++)
+		if (gc->gpadl[i].used)
+			(void)hh_shim_gpadl_teardown(gc, gc->gpadl[i].id);
+	if (gc->shim && gc->ch) {
+		gc->ch->ops = gc->orig_ops;
+		gc->ch->ctx = gc->orig_ctx;
+	}
+	gc->shim = false;
+}
+
+static int hh_gop_netvsc_connect(struct hh_run *r, struct hh_gchan *gc, uint32_t relid)
+{
+	struct cvmbus_netvsc_config nc;
+	int rc;
+
+	if (gc->nvsc)
+		return -EBUSY;
+	if (!gc->shim) {
+		gc->run = r;
+		gc->relid = relid;
+		gc->orig_ops = gc->ch->ops;
+		gc->orig_ctx = gc->ch->ctx;
+		memset(&gc->shim_ops, 0, sizeof(gc->shim_ops));
+		gc->shim_ops.signal = hh_shim_signal;
+		gc->shim_ops.mem_read = hh_shim_read;
+		gc->shim_ops.mem_write = hh_shim_write;
+		gc->shim_ops.gpadl_create = hh_shim_gpadl_create;
+		gc->shim_ops.gpadl_teardown = hh_shim_gpadl_teardown;
+		gc->ch->ops = &gc->shim_ops;
+		gc->ch->ctx = gc;
+		gc->shim = true;
+	}
+	memset(&nc, 0, sizeof(nc));
+	nc.ch = gc->ch;
+	nc.recv_buf_bytes = HH_NET_BUF;
+	nc.send_buf_bytes = HH_NET_BUF;
+	nc.timeout_ns = r->sc->op_timeout_ns;
+	nc.rx_frame = hh_net_rx;
+	nc.rx_ctx = gc;
+	rc = cvmbus_netvsc_create(r->exec, &nc, &gc->nvsc);
+	if (rc)
+		return rc;
+	return cvmbus_netvsc_connect(gc->nvsc);
+}
+
+/* Poll a counter up to `want` within the guest's operation timeout. */
+static int hh_net_wait(struct hh_run *r, _Atomic uint64_t *v, uint64_t want)
+{
+	uint64_t until = hh_now(r) + hh_wait_ns(r, r->sc->op_timeout_ns);
+
+	while (atomic_load(v) < want) {
+		if (hh_now(r) >= until)
+			return -ETIMEDOUT;
+		cvmbus_exec_sleep_ns(r->exec, HH_MS);
+	}
+	return 0;
+}
+
+/* net_recv: the host indicates `count` honest frames; the guest must
+ * deliver every one, and nothing else. */
+static int hh_gop_net_recv(struct hh_run *r, struct hh_gchan *gc, uint32_t relid,
+			   uint32_t count, struct hh_job *j)
+{
+	struct hh_hchan *c = hh_hchan(r, relid);
+	uint64_t start = atomic_load(&gc->net_good);
+	int rc;
+
+	if (!gc->nvsc || !c)
+		return -ENODEV;
+	cvmbus_mutex_lock(&r->lock);
+	c->net_frames_wanted += count;
+	cvmbus_mutex_unlock(&r->lock);
+	rc = hh_net_wait(r, &gc->net_good, start + count);
+	if (atomic_load(&gc->net_bad))
+		hh_job_fail(j, "netvsc on relid %u delivered %" PRIu64 " frames the host never sent",
+			    relid, atomic_load(&gc->net_bad));
+	return rc;
+}
+
+/* net_send: the guest sends `count` frames; the device must get them. */
+static int hh_gop_net_send(struct hh_run *r, struct hh_gchan *gc, uint32_t relid,
+			   uint32_t count)
+{
+	struct hh_hchan *c = hh_hchan(r, relid);
+	uint8_t frame[HH_NET_FRAME];
+	uint64_t start;
+
+	if (!gc->nvsc || !c)
+		return -ENODEV;
+	start = atomic_load(&c->net_tx_frames);
+	for (uint32_t i = 0; i < count; i++) {
+		int rc;
+
+		hh_net_frame((uint8_t)i, false, frame);
+		rc = cvmbus_netvsc_send_frame(gc->nvsc, frame, sizeof(frame),
+					      r->sc->op_timeout_ns);
+		if (rc)
+			return rc;
+	}
+	return hh_net_wait(r, &c->net_tx_frames, start + count);
+}
+
+static int hh_gop_net_query(struct hh_gchan *gc, uint32_t relid, struct hh_job *j)
+{
+	uint32_t v = 0;
+	size_t len = sizeof(v);
+	int rc;
+
+	if (!gc->nvsc)
+		return -ENODEV;
+	rc = cvmbus_netvsc_query(gc->nvsc, CVMBUS_OID_GEN_MAXIMUM_FRAME_SIZE, &v, &len, NULL);
+	if (rc == 0 && (len != sizeof(v) || v != HH_NET_MTU))
+		hh_job_fail(j, "query on relid %u answered %zu bytes, %u", relid, len, v);
+	return rc;
+}
+
 static int hh_gop_echo(struct hh_run *r, struct hh_gchan *gc, const struct hh_guest_op *g,
 		       struct hh_job *j)
 {
@@ -2976,6 +3684,7 @@ static int hh_run_gop(struct hh_run *r, struct hh_job *j)
 	case HH_GOP_RELEASE:
 		/* A driver stops using the channel before it lets go of it. */
 		hh_storvsc_drop(gc);
+		hh_netvsc_drop(gc);
 		hh_gchan_note_end(gc);
 		rc = g->op == HH_GOP_CLOSE ? cvmbus_guest_close(r->g, g->relid)
 					   : cvmbus_guest_release(r->g, g->relid);
@@ -2987,6 +3696,7 @@ static int hh_run_gop(struct hh_run *r, struct hh_job *j)
 	case HH_GOP_UNLOAD:
 		for (uint32_t relid = 1; relid < HH_MAX_RELID; relid++) {
 			hh_storvsc_drop(&r->gc[relid]);
+			hh_netvsc_drop(&r->gc[relid]);
 			hh_gchan_note_end(&r->gc[relid]);
 		}
 		rc = cvmbus_guest_unload(r->g);
@@ -3014,6 +3724,14 @@ static int hh_run_gop(struct hh_run *r, struct hh_job *j)
 		return hh_gop_storvsc_connect(r, gc);
 	case HH_GOP_STORVSC_IO:
 		return hh_gop_storvsc_io(r, gc, g, j);
+	case HH_GOP_NETVSC_CONNECT:
+		return hh_gop_netvsc_connect(r, gc, g->relid);
+	case HH_GOP_NET_RECV:
+		return hh_gop_net_recv(r, gc, g->relid, g->count, j);
+	case HH_GOP_NET_SEND:
+		return hh_gop_net_send(r, gc, g->relid, g->count);
+	case HH_GOP_NET_QUERY:
+		return hh_gop_net_query(gc, g->relid, j);
 	default:
 		return -EINVAL;
 	}
@@ -3466,6 +4184,21 @@ static void hh_step_run(struct hh_run *r, const struct hh_step *s, unsigned int 
 			hh_fail(r, "%s: relid %u runs no storage device", s->label, s->tamper.relid);
 		break;
 	}
+	case HH_STEP_NETWORK_RESPONSE: {
+		struct hh_hchan *c = hh_hchan(r, s->netlie.relid);
+
+		cvmbus_mutex_lock(&r->lock);
+		if (c && c->attached && c->offer.service == HH_SVC_NET) {
+			c->net_lie = s->netlie;
+			c->net_lie_armed = true;
+			c = NULL;
+		}
+		cvmbus_mutex_unlock(&r->lock);
+		if (c)
+			hh_fail(r, "%s: relid %u runs no network device", s->label,
+				s->netlie.relid);
+		break;
+	}
 	case HH_STEP_SIGNAL_STORM:
 		for (uint32_t i = 0; i < s->storm_count; i++)
 			(void)hh_signal(r, s->storm_vp, s->storm_relids[i % s->storm_nrelids]);
@@ -3528,6 +4261,12 @@ static bool hh_counter_value(const struct cvmbus_hostile_result *res, const char
 		{ "host_rewrites", res->host_rewrites },
 		{ "host_post_drops", res->host_post_drops },
 		{ "visibility_refusals", res->visibility_refusals },
+		{ "netvsc_bad_xfer", res->netvsc_bad_xfer },
+		{ "netvsc_bad_nvsp", res->netvsc_bad_nvsp },
+		{ "netvsc_bad_rndis", res->netvsc_bad_rndis },
+		{ "netvsc_unknown_completions", res->netvsc_unknown_completions },
+		{ "netvsc_rx_frames", res->netvsc_rx_frames },
+		{ "host_net_tx_frames", res->host_net_tx_frames },
 	};
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
@@ -3635,6 +4374,17 @@ static void hh_judge_kind(struct hh_run *r, const struct cvmbus_hostile_result *
 			hh_fail(r, "%" PRIu64 " completions dropped as unknown",
 				res->storvsc_unknown_completions);
 		break;
+	case CVMBUS_HOSTILE_PACKET_DROPPED: {
+		uint64_t n = res->netvsc_bad_xfer + res->netvsc_bad_nvsp + res->netvsc_bad_rndis +
+			     res->netvsc_unknown_completions;
+
+		if (!hh_count_ok(e, n, res->storm_messages))
+			hh_fail(r, "netvsc dropped %" PRIu64 " (xfer %" PRIu64 ", nvsp %" PRIu64
+				   ", rndis %" PRIu64 ", unknown %" PRIu64 ")",
+				n, res->netvsc_bad_xfer, res->netvsc_bad_nvsp, res->netvsc_bad_rndis,
+				res->netvsc_unknown_completions);
+		break;
+	}
 	default:
 		break;
 	}
@@ -3656,6 +4406,17 @@ static unsigned int hh_still_works(struct hh_run *r)
 		struct hh_guest_op g = probe.gop;
 		int rc;
 
+		if (gc->ch && gc->nvsc && r->hc[relid].attached &&
+		    cvmbus_netvsc_state(gc->nvsc) == CVMBUS_NETVSC_READY) {
+			rc = hh_gop_net_recv(r, gc, relid, 1, &j);
+			if (!rc)
+				rc = hh_gop_net_send(r, gc, relid, 1);
+			if (rc || j.why[0])
+				hh_fail(r, "relid %u passes no frame after the attack (%d%s%s)",
+					relid, rc, j.why[0] ? ": " : "", j.why);
+			n++;
+			continue;
+		}
 		if (!gc->ch || gc->vsc || cvmbus_channel_is_closed(gc->ch) ||
 		    r->hc[relid].offer.service != HH_SVC_ECHO || !r->hc[relid].attached)
 			continue;
@@ -3667,6 +4428,31 @@ static unsigned int hh_still_works(struct hh_run *r)
 		n++;
 	}
 	return n;
+}
+
+static uint64_t hh_net_dropped(const struct cvmbus_hostile_result *res)
+{
+	return res->netvsc_bad_xfer + res->netvsc_bad_nvsp + res->netvsc_bad_rndis +
+	       res->netvsc_unknown_completions;
+}
+
+static void hh_net_stats(struct hh_run *r, struct cvmbus_hostile_result *res)
+{
+	res->netvsc_bad_xfer = res->netvsc_bad_nvsp = res->netvsc_bad_rndis = 0;
+	res->netvsc_unknown_completions = res->netvsc_rx_frames = res->host_net_tx_frames = 0;
+	for (uint32_t relid = 1; relid < HH_MAX_RELID; relid++) {
+		struct cvmbus_netvsc_stats ns;
+
+		res->host_net_tx_frames += atomic_load(&r->hc[relid].net_tx_frames);
+		if (!r->gc[relid].nvsc)
+			continue;
+		cvmbus_netvsc_get_stats(r->gc[relid].nvsc, &ns);
+		res->netvsc_bad_xfer += ns.bad_xfer;
+		res->netvsc_bad_nvsp += ns.bad_nvsp;
+		res->netvsc_bad_rndis += ns.bad_rndis;
+		res->netvsc_unknown_completions += ns.unknown_completions;
+		res->netvsc_rx_frames += ns.rx_frames;
+	}
 }
 
 static void hh_judge(struct hh_run *r, struct cvmbus_hostile_result *res)
@@ -3686,6 +4472,18 @@ static void hh_judge(struct hh_run *r, struct cvmbus_hostile_result *res)
 			res->storvsc_unknown_completions += vs.unknown_completions;
 			res->storvsc_bad_completions += vs.bad_completions;
 		}
+	hh_net_stats(r, res);
+	/* netvsc counts on its own thread: a refusal the script provoked
+	 * last may still be on its way through the ring. Bounded wait. */
+	if (e->kind == CVMBUS_HOSTILE_PACKET_DROPPED) {
+		uint64_t until = hh_now(r) + hh_wait_ns(r, r->sc->op_timeout_ns);
+
+		while (!hh_count_ok(e, hh_net_dropped(res), res->storm_messages) &&
+		       hh_now(r) < until) {
+			cvmbus_exec_sleep_ns(r->exec, HH_MS);
+			hh_net_stats(r, res);
+		}
+	}
 	res->host_posts = atomic_load(&r->posts);
 	res->host_post_drops = atomic_load(&r->post_drops);
 	res->host_signals = atomic_load(&r->signals);
@@ -3827,8 +4625,10 @@ static void hh_teardown(struct hh_run *r)
 		r->worker = NULL;
 	}
 	if (!r->worker)
-		for (uint32_t relid = 1; relid < HH_MAX_RELID; relid++)
+		for (uint32_t relid = 1; relid < HH_MAX_RELID; relid++) {
 			hh_storvsc_drop(&r->gc[relid]);
+			hh_netvsc_drop(&r->gc[relid]);
+		}
 	/* The message ports first (removing one waits for its handler), so
 	 * that no OpenChannel can attach a ring behind our back; then the host
 	 * lets go of every ring before the guest takes its pages back. */
@@ -3843,8 +4643,10 @@ static void hh_teardown(struct hh_run *r)
 	if (r->worker) {
 		(void)cvmbus_thread_join(r->worker, NULL);
 		r->worker = NULL;
-		for (uint32_t relid = 1; relid < HH_MAX_RELID; relid++)
+		for (uint32_t relid = 1; relid < HH_MAX_RELID; relid++) {
 			hh_storvsc_drop(&r->gc[relid]);
+			hh_netvsc_drop(&r->gc[relid]);
+		}
 	}
 	cvmbus_guest_destroy(r->g);
 	r->g = NULL;
