@@ -126,7 +126,11 @@ def test_json(tmp):
         for k in CHANNEL_KEYS:
             check(k in c, f"JSON channels[].{k}")
     check(r["status"] == 0 and r["negotiation"]["confidential"], "JSON: a confidential run")
-    check(r["throughput"]["echo_packets"] == 5 * len(r["channels"]), "JSON: 5 echoes a channel")
+    echo = [c for c in r["channels"] if c.get("device") == "echo"]
+    check(len(echo) == 2, "JSON: the two echo channels")
+    check(r["throughput"]["echo_packets"] == 5 * len(echo), "JSON: 5 echoes an echo channel")
+    nic = [c for c in r["channels"] if c.get("device") == "nic"]
+    check(len(nic) == 1 and nic[0]["owner"] == "host", "JSON: the default NIC, relayed from the host")
     check(r["workload"] == {"packets": 5, "bytes": 64, "disk_bytes": "1M"}, "JSON workload")
     check([d["type"] for d in r["devices"]] == ["disk", "nic"], "JSON devices")
     check(r["devices"][0]["owner"] == "paravisor" and r["devices"][1]["owner"] == "host",

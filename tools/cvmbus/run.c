@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include <cvmbus/log.h>
 #include <cvmbus/platform.h>
 #include <cvmbus/vm_config.h>
+#include <cvmbus/vm_nic.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -62,7 +64,78 @@ static void run_usage(FILE *out)
 struct run_ctx {
 	struct cvmbus_vm_workload wl;
 	uint64_t vtl0_bytes, vtl2_bytes;
+	/* The NIC of the configuration (loopback: frames counted at both
+	 * ends), and what the workload sent and saw arrive. */
+	struct cvmbus_vm_nic *nic;
+	unsigned int nic_frames;
+	_Atomic uint64_t host_rx, guest_rx;
+	uint64_t host_sent, guest_sent;
+	int nic_status;
 };
+
+static void run_host_rx(void *arg, const void *frame, size_t len)
+{
+	struct run_ctx *ctx = arg;
+
+	(void)frame;
+	(void)len;
+	atomic_fetch_add(&ctx->host_rx, 1);
+}
+
+static void run_guest_rx(void *arg, const void *frame, size_t len)
+{
+	struct run_ctx *ctx = arg;
+
+	(void)frame;
+	(void)len;
+	atomic_fetch_add(&ctx->guest_rx, 1);
+}
+
+/* A broadcast frame of the IEEE's local experimental ethertype (0x88b5),
+ * so that the device's packet filter passes it to the guest. */
+static size_t run_frame(uint8_t *f, unsigned int i)
+{
+	size_t len = 60 + (i * 97u) % (1514 - 60);
+
+	memset(f, 0xff, 6);
+	memcpy(f + 6, "\x02\x00\x5e\x10\x00\x01", 6);
+	f[12] = 0x88;
+	f[13] = 0xb5;
+	for (size_t j = 14; j < len; j++)
+		f[j] = (uint8_t)(i + j);
+	return len;
+}
+
+/* The NIC part of the built-in workload: bring the guest's driver up, send
+ * frames each way, wait (bounded) for them to arrive. Run before the echo
+ * workload's snapshot, so that the NIC's buffers are in the exposure it
+ * records, and stopped after. */
+static int run_nic_traffic(struct cvmbus_vm *vm, struct run_ctx *ctx)
+{
+	struct cvmbus_exec *exec = cvmbus_vm_exec(vm);
+	uint64_t deadline = cvmbus_exec_deadline(exec, 5000000000ull);
+	uint8_t frame[1514];
+	int rc;
+
+	for (unsigned int i = 0; i < ctx->nic_frames; i++) {
+		size_t len = run_frame(frame, i);
+
+		rc = cvmbus_vm_nic_guest_send(ctx->nic, frame, len, 1000000000ull);
+		if (!rc)
+			ctx->guest_sent++;
+		rc = cvmbus_vm_nic_host_send(ctx->nic, frame, len, 1000000000ull);
+		if (!rc)
+			ctx->host_sent++;
+	}
+	while ((atomic_load(&ctx->host_rx) < ctx->guest_sent ||
+		atomic_load(&ctx->guest_rx) < ctx->host_sent) &&
+	       cvmbus_exec_now_ns(exec) < deadline)
+		cvmbus_exec_sleep_ns(exec, 1000000);
+	return atomic_load(&ctx->host_rx) >= ctx->guest_sent &&
+			       atomic_load(&ctx->guest_rx) >= ctx->host_sent
+		       ? 0
+		       : -ETIMEDOUT;
+}
 
 /* The default workload, after noting the partition's layout for the
  * memory map (only a running VM has a platform to ask). */
@@ -76,6 +149,16 @@ static int run_workload(struct cvmbus_vm *vm, void *arg)
 
 		ctx->vtl0_bytes = pc->vtl0_bytes;
 		ctx->vtl2_bytes = pc->vtl2_bytes;
+	}
+	if (ctx->nic) {
+		int rc = cvmbus_vm_nic_guest_start(ctx->nic, vm);
+
+		ctx->nic_status = rc ? rc : run_nic_traffic(vm, ctx);
+		if (!rc) {
+			rc = cvmbus_vm_default_workload(vm, &ctx->wl);
+			cvmbus_vm_nic_guest_stop(ctx->nic);
+			return rc;
+		}
 	}
 	return cvmbus_vm_default_workload(vm, &ctx->wl);
 }
@@ -127,14 +210,64 @@ static void device_row(const struct cvmbus_vm_device_spec *d, struct tool_html_d
  * has the rows those devices will fill).
  */
 static void run_attach_devices(struct cvmbus_vm *vm, const struct cvmbus_vm_setup *s,
-			       struct tool_html_device *rows)
+			       struct tool_html_device *rows, struct run_ctx *ctx)
 {
-	(void)vm;
 	for (size_t i = 0; i < s->device_count; i++) {
-		device_row(&s->devices[i], &rows[i]);
+		const struct cvmbus_vm_device_spec *d = &s->devices[i];
+
+		device_row(d, &rows[i]);
+		if (d->type == CVMBUS_VM_DEVICE_NIC && !ctx->nic) {
+			struct cvmbus_vm_nic_config nc = {
+				.owner = d->owner,
+				.mtu = d->nic.mtu,
+			};
+			char err[160];
+			int rc;
+
+			memcpy(nc.mac, d->nic.mac, sizeof(nc.mac));
+			if (d->nic.backend == CVMBUS_VM_NIC_TAP) {
+				nc.host_netns = d->nic.netns_host[0] ? d->nic.netns_host : NULL;
+				nc.guest_netns = d->nic.netns_guest[0] ? d->nic.netns_guest : NULL;
+			}
+			if (!nc.host_netns) {
+				nc.host_rx = run_host_rx;
+				nc.host_rx_ctx = ctx;
+			}
+			if (!nc.guest_netns) {
+				nc.guest_rx = run_guest_rx;
+				nc.guest_rx_ctx = ctx;
+			}
+			rc = cvmbus_vm_nic_create(vm, &nc, &ctx->nic, err, sizeof(err));
+			if (rc)
+				snprintf(rows[i].status, sizeof(rows[i].status), "not attached: %.100s",
+					 err);
+			else
+				ctx->nic_frames = 64;
+			continue;
+		}
 		snprintf(rows[i].status, sizeof(rows[i].status),
 			 "not attached: this build has no %s model in the VM yet",
-			 cvmbus_vm_device_type_name(s->devices[i].type));
+			 cvmbus_vm_device_type_name(d->type));
+	}
+}
+
+/* After the run: what each attached device did. */
+static void run_device_results(const struct cvmbus_vm_setup *s, struct tool_html_device *rows,
+			       struct run_ctx *ctx)
+{
+	for (size_t i = 0; i < s->device_count; i++) {
+		struct cvmbus_vm_nic_stats st;
+
+		if (s->devices[i].type != CVMBUS_VM_DEVICE_NIC || !ctx->nic)
+			continue;
+		cvmbus_vm_nic_get_stats(ctx->nic, &st);
+		snprintf(rows[i].status, sizeof(rows[i].status),
+			 "relid %u, %s path: %llu/%llu frames guest->host, %llu/%llu host->guest%s",
+			 st.relid, cvmbus_vm_nic_path_name(s->devices[i].owner),
+			 (unsigned long long)atomic_load(&ctx->host_rx),
+			 (unsigned long long)ctx->guest_sent,
+			 (unsigned long long)atomic_load(&ctx->guest_rx),
+			 (unsigned long long)ctx->host_sent, ctx->nic_status ? " (FAILED)" : "");
 	}
 }
 
@@ -255,7 +388,8 @@ int cmd_run(int argc, char **argv)
 		free(config_text);
 		return rc == -ENOMEM ? CVMBUS_EXIT_FAILURE : CVMBUS_EXIT_USAGE;
 	}
-	run_attach_devices(vm, &s, rows);
+	memset(&ctx, 0, sizeof(ctx));
+	run_attach_devices(vm, &s, rows, &ctx);
 
 	/* One signal to the guest per echo answered (and per secret): the
 	 * bar's unit, over every echo channel (the host's, and the
@@ -266,6 +400,8 @@ int cmd_run(int argc, char **argv)
 		rc = tool_trace_tap_open(&tap, NULL);
 		if (rc) {
 			fprintf(stderr, "cvmbus run: cannot tap the trace (%d)\n", rc);
+			if (ctx.nic)
+				cvmbus_vm_nic_destroy(ctx.nic);
 			cvmbus_vm_destroy(vm);
 			free(config_text);
 			return CVMBUS_EXIT_FAILURE;
@@ -274,12 +410,14 @@ int cmd_run(int argc, char **argv)
 		cvmbus_vm_set_trace_jsonl(vm, tool_trace_tap_file(tap));
 	}
 
-	memset(&ctx, 0, sizeof(ctx));
 	ctx.wl.packets = s.workload.packets;
 	ctx.wl.packet_bytes = s.workload.bytes;
 	rc = cvmbus_vm_run(vm, run_workload, &ctx);
 	tool_progress_done(&progress);
 	r = cvmbus_vm_report(vm);
+	run_device_results(&s, rows, &ctx);
+	if (!rc && ctx.nic && ctx.nic_status)
+		rc = ctx.nic_status;
 
 	if (!json_stdout) {
 		tool_vm_print_report(r, stdout);
