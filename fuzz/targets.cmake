@@ -10,6 +10,11 @@ set(CVMBUS_FUZZ_TARGET_LIST
   "fuzz_wire_envelope:wire"
   "fuzz_ring_reader:ring"
   "fuzz_attest_report:hw"
+  "fuzz_vstor_completion:dev"
+  "fuzz_rndis_nvsp:dev"
+  "fuzz_server_messages:server"
+  "fuzz_client_messages:client"
+  "fuzz_channel_gpa:channel"
 )
 
 # cvmbus_fuzz_target_parse(ENTRY NAME_VAR LAYERS_VAR): splits one entry into

@@ -209,7 +209,9 @@ int cvmbus_nvsp_check_recv_buf_complete(const struct cvmbus_nvsp_msg *m, uint64_
 	/* Linux accepts exactly one section at offset 0; so do we. */
 	if (m->u.recv_buf_complete.num_sections != 1 || s->offset != 0)
 		return -EPROTO;
-	if (s->sub_alloc_size < min_section || s->num_sub_allocs == 0)
+	/* A zero-byte section holds no RNDIS header, and the VSC divides by
+	 * the section size: refused even if the caller's minimum is 0. */
+	if (s->sub_alloc_size == 0 || s->sub_alloc_size < min_section || s->num_sub_allocs == 0)
 		return -EPROTO;
 	end = (uint64_t)s->offset + (uint64_t)s->sub_alloc_size * s->num_sub_allocs;
 	if (end > buf_bytes || s->end_offset != end)
@@ -228,7 +230,8 @@ int cvmbus_nvsp_check_send_buf_complete(const struct cvmbus_nvsp_msg *m, uint64_
 		return -EPROTO;
 	if (m->u.send_buf_complete.status != CVMBUS_NVSP_STATUS_SUCCESS)
 		return -EIO;
-	if (size < min_section || size > buf_bytes)
+	/* size 0 would divide by zero below (a caller may pass min_section 0). */
+	if (size == 0 || size < min_section || size > buf_bytes)
 		return -EPROTO;
 	*section_size = size;
 	*count = (uint32_t)(buf_bytes / size);
