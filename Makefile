@@ -83,3 +83,15 @@ CONTROL_BENCH_REPS ?= 5
 .PHONY: bench-control
 bench-control: build
 	$(BUILD)/bench/control_bench --reps $(CONTROL_BENCH_REPS)
+
+# ---- storage benchmark (owned by bench/storage.sh; docs/BENCHMARKS.md, "Storage")
+# nbdkit, fio and nbdkit-plugin-dev needed (make deps). fio 4k random and
+# 128k sequential reads (queue depth 16) through the cvmbus NBD export,
+# both paths, against nbdkit's file plugin on the same image; then the
+# in-process storage_bench. About 1.5 minutes with the defaults.
+STORAGE_BENCH_SECONDS ?= 8
+STORAGE_BENCH_REPS    ?= 1
+
+.PHONY: bench-storage
+bench-storage: build
+	bench/storage.sh $(BUILD) $(STORAGE_BENCH_SECONDS) $(STORAGE_BENCH_REPS)

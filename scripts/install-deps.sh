@@ -20,6 +20,10 @@ PACKAGES=(
   # the HTML report as a person sees it (headless Chromium: tests/cli) and
   # the man page rendered and checked for warnings (groff, man)
   chromium groff-base man-db
+  # the disk over NBD (plugins/nbdkit, tests/disk, bench/storage.sh): nbdkit
+  # and its plugin headers, and real clients: nbdinfo/nbdcopy, fio (nbd
+  # engine), qemu-img/qemu-io
+  nbdkit nbdkit-plugin-dev libnbd-bin fio qemu-utils
 )
 
 missing=()

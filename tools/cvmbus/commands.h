@@ -30,5 +30,6 @@ int cmd_matrix(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_explore(int argc, char **argv);
 int cmd_net(int argc, char **argv);
+int cmd_disk(int argc, char **argv);
 
 #endif

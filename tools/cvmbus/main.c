@@ -28,6 +28,7 @@ static const struct cvmbus_command commands[] = {
 	{ "trace", "run the default workload and write the platform trace as JSON Lines", cmd_trace },
 	{ "explore", "replay one seed of a racy scenario under the deterministic executor", cmd_explore },
 	{ "net", "boot a VM with a NIC wired between two network namespaces", cmd_net },
+	{ "disk", "export a disk image over NBD through a VM's synthetic SCSI disk", cmd_disk },
 };
 
 static void usage(FILE *out)

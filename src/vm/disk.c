@@ -1,0 +1,1439 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A VM's disk (src/vm, above the storage stack of src/dev and the VM of
+ * vm.c; API include/cvmbus/vm_disk.h, docs/DISK.md). Three parts:
+ *
+ *   the device   the file backend and a storvsp, handed to the server glue
+ *                as a VSP: the glue's open gives it a channel whose memory
+ *                ops are its role's view (host view on the host, paravisor
+ *                view in the paravisor), so the same storvsp serves either
+ *                path without knowing which;
+ *   the guest    finds the offer, opens the channel, creates the storvsc
+ *                with confidential external memory as the offer says, and a
+ *                bounce pool when it does not;
+ *   the service  runs the VM on its own pthread and lets foreign threads
+ *                (nbdkit's) do I/O through a queue that guest worker
+ *                threads drain chunk by chunk.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cvmbus/guest.h>
+#include <cvmbus/log.h>
+#include <cvmbus/platform.h>
+#include <cvmbus/vm_disk.h>
+#include <cvmbus/wire.h>
+
+#define DISK_SECTOR       CVMBUS_SCSI_SECTOR
+#define DISK_PAGE         CVMBUS_MEM_PAGE_SIZE
+#define DISK_SEC_NS       1000000000ull
+#define DISK_DEF_RING     (64u * 1024u)
+#define DISK_DEF_BOUNCE   256u
+#define DISK_DEF_TIMEOUT  (10ull * DISK_SEC_NS)
+#define DISK_DEF_WORKERS  4u
+#define DISK_MAX_WORKERS  64u
+#define DISK_DEF_DEPTH    4u
+#define DISK_MAX_DEPTH    32u
+#define DISK_DEF_CHUNK    (128u * 1024u)
+#define DISK_DEF_BOOT     (30ull * DISK_SEC_NS)
+/* UNMAP takes at most 2^22 blocks per descriptor (scsi.c's limit, VPD
+ * 0xB0): trims go in 1 GiB pieces, well inside it. */
+#define DISK_TRIM_UNIT    (1ull << 30)
+
+const char *cvmbus_vm_disk_path_name(enum cvmbus_vm_disk_path path)
+{
+	return path == CVMBUS_VM_DISK_PATH_HOST ? "host" : "confidential";
+}
+
+int cvmbus_vm_disk_path_parse(const char *s, enum cvmbus_vm_disk_path *out)
+{
+	if (!s || !out)
+		return -EINVAL;
+	if (!strcmp(s, "confidential"))
+		*out = CVMBUS_VM_DISK_PATH_CONFIDENTIAL;
+	else if (!strcmp(s, "host"))
+		*out = CVMBUS_VM_DISK_PATH_HOST;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* ==== the device =============================================================== */
+
+struct cvmbus_vm_disk {
+	struct cvmbus_vm_disk_config cfg;
+	char *image;
+	struct cvmbus_blk *blk;
+	struct cvmbus_scsi_disk scsi;
+	struct cvmbus_mutex lock; /* guards vsp and the counters */
+	/* The VSP of the open channel. One channel per device (no
+	 * sub-channels), so one at a time. */
+	struct cvmbus_storvsp *vsp;
+	uint64_t opens, closes, vsp_stops;
+	struct cvmbus_storvsp_stats done; /* of the VSPs already freed */
+};
+
+int cvmbus_vm_disk_create(const struct cvmbus_vm_disk_config *cfg, struct cvmbus_vm_disk **out)
+{
+	struct cvmbus_blk_file_config fc;
+	struct cvmbus_vm_disk *d;
+	struct stat st;
+	int rc;
+
+	if (!cfg || !out || !cfg->exec || !cfg->image || !*cfg->image ||
+	    cfg->create_bytes % DISK_SECTOR ||
+	    (cfg->path != CVMBUS_VM_DISK_PATH_CONFIDENTIAL && cfg->path != CVMBUS_VM_DISK_PATH_HOST))
+		return -EINVAL;
+	*out = NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->cfg = *cfg;
+	d->image = strdup(cfg->image);
+	if (!d->image) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	d->cfg.image = d->image;
+	if (!d->cfg.instance)
+		d->cfg.instance = CVMBUS_VM_DISK_DEFAULT_INSTANCE;
+
+	memset(&fc, 0, sizeof(fc));
+	fc.path = d->image;
+	fc.read_only = cfg->read_only;
+	/* The backend's create_bytes also resizes an existing file: pass it
+	 * only when there is no file, so an image is never truncated. */
+	if (stat(d->image, &st) < 0) {
+		if (errno != ENOENT || !cfg->create_bytes) {
+			rc = errno == ENOENT ? -ENOENT : -errno;
+			goto fail;
+		}
+		if (cfg->read_only) {
+			rc = -EINVAL; /* a new, empty, read-only disk is a mistake */
+			goto fail;
+		}
+		fc.create_bytes = cfg->create_bytes;
+	}
+	rc = cvmbus_blk_file_open(&fc, &d->blk);
+	if (rc)
+		goto fail;
+	if (!d->blk->sectors) {
+		rc = -EINVAL; /* smaller than one sector: nothing to serve */
+		goto fail_blk;
+	}
+	d->scsi.blk = d->blk;
+	d->scsi.id = 0x6000d15c00000000ull | d->cfg.instance;
+	/* The caching mode page says "write cache on", so a guest's flush
+	 * (SYNCHRONIZE CACHE) reaches fdatasync: what NBD flush promises. */
+	d->scsi.write_cache = true;
+	cvmbus_mutex_init(&d->lock, cfg->exec, "vm-disk");
+	*out = d;
+	return 0;
+
+fail_blk:
+	cvmbus_blk_close(d->blk);
+fail:
+	free(d->image);
+	free(d);
+	return rc;
+}
+
+void cvmbus_vm_disk_destroy(struct cvmbus_vm_disk *disk)
+{
+	if (!disk)
+		return;
+	/* A run that ended stopped the glue, which closed the channel through
+	 * vsp_close: nothing can be left. Destroying one anyway is safe. */
+	cvmbus_storvsp_destroy(disk->vsp);
+	cvmbus_mutex_destroy(&disk->lock);
+	cvmbus_blk_close(disk->blk);
+	free(disk->image);
+	free(disk);
+}
+
+void cvmbus_vm_disk_offer_params(const struct cvmbus_vm_disk *disk,
+				 struct cvmbus_offer_params *out)
+{
+	const struct cvmbus_guid scsi = CVMBUS_VM_DISK_INTERFACE_ID_INIT;
+
+	memset(out, 0, sizeof(*out));
+	out->interface_id = scsi;
+	out->instance_id.data1 = disk->cfg.instance;
+	out->instance_id.data2 = 0xd15c;
+	out->instance_id.data3 = 0x4000;
+	out->instance_id.data4[0] = 0x80;
+	out->offer_order = CVMBUS_OFFER_ORDER_NONE;
+	/* Only the paravisor's device may claim to reach private memory; the
+	 * host's could not, and the host's server would strip it anyway. */
+	if (disk->cfg.path == CVMBUS_VM_DISK_PATH_CONFIDENTIAL)
+		out->flags = CVMBUS_OFFER_CONFIDENTIAL_EXTERNAL_MEMORY;
+}
+
+static void disk_add_stats(struct cvmbus_storvsp_stats *acc, const struct cvmbus_storvsp_stats *s)
+{
+	acc->packets += s->packets;
+	acc->srbs += s->srbs;
+	acc->completions += s->completions;
+	acc->refused += s->refused;
+	acc->dropped += s->dropped;
+	acc->abandoned += s->abandoned;
+	acc->gpa_faults += s->gpa_faults;
+	acc->send_errors += s->send_errors;
+	acc->bytes_read += s->bytes_read;
+	acc->bytes_written += s->bytes_written;
+	if (s->max_in_flight > acc->max_in_flight)
+		acc->max_in_flight = s->max_in_flight;
+}
+
+static int disk_vsp_open(void *ctx, struct cvmbus_vsp_channel *vc)
+{
+	struct cvmbus_vm_disk *d = ctx;
+	struct cvmbus_storvsp_config c;
+	struct cvmbus_storvsp *vsp;
+	int rc;
+
+	/* Runs on a glue thread under the glue's lock: the VSP is created and
+	 * its threads started, nothing here calls back into the glue. */
+	memset(&c, 0, sizeof(c));
+	c.exec = d->cfg.exec;
+	c.channel = vc->channel;
+	c.disk = &d->scsi;
+	c.workers = d->cfg.vsp_workers;
+	c.queue_depth = d->cfg.vsp_queue_depth;
+	/* stop() is noticed within poll_ns: short, so that a fault test or a
+	 * shutdown does not wait a long tick for nothing. */
+	c.poll_ns = 5000000ull;
+	cvmbus_mutex_lock(&d->lock);
+	if (d->vsp) {
+		/* One channel per device: a second open is a confused glue. */
+		cvmbus_mutex_unlock(&d->lock);
+		return -EBUSY;
+	}
+	rc = cvmbus_storvsp_create(&c, &vsp);
+	if (!rc) {
+		rc = cvmbus_storvsp_start(vsp);
+		if (rc)
+			cvmbus_storvsp_destroy(vsp);
+	}
+	if (!rc) {
+		d->vsp = vsp;
+		d->opens++;
+		vc->device_data = vsp;
+	}
+	cvmbus_mutex_unlock(&d->lock);
+	return rc;
+}
+
+static void disk_vsp_close(void *ctx, struct cvmbus_vsp_channel *vc)
+{
+	struct cvmbus_vm_disk *d = ctx;
+	struct cvmbus_storvsp *vsp = vc->device_data;
+	struct cvmbus_storvsp_stats s;
+
+	if (!vsp)
+		return;
+	/* The channel is closed already: stop joins the VSP's threads, whose
+	 * waits on it have returned -ESHUTDOWN. Under the lock, so that a
+	 * concurrent stop_vsp never sees a VSP being freed. */
+	cvmbus_mutex_lock(&d->lock);
+	cvmbus_storvsp_stop(vsp);
+	cvmbus_storvsp_get_stats(vsp, &s);
+	disk_add_stats(&d->done, &s);
+	cvmbus_storvsp_destroy(vsp);
+	if (d->vsp == vsp)
+		d->vsp = NULL;
+	d->closes++;
+	cvmbus_mutex_unlock(&d->lock);
+	vc->device_data = NULL;
+}
+
+static const struct cvmbus_vsp_ops disk_vsp_ops = {
+	.open = disk_vsp_open,
+	.close = disk_vsp_close,
+};
+
+const struct cvmbus_vsp_ops *cvmbus_vm_disk_vsp_ops(void)
+{
+	return &disk_vsp_ops;
+}
+
+int cvmbus_vm_disk_attach(struct cvmbus_vm *vm, struct cvmbus_vm_disk *disk)
+{
+	struct cvmbus_vm_device dev;
+
+	if (!vm || !disk)
+		return -EINVAL;
+	memset(&dev, 0, sizeof(dev));
+	dev.name = "disk";
+	dev.owner = disk->cfg.path == CVMBUS_VM_DISK_PATH_CONFIDENTIAL ? CVMBUS_VM_OWNER_PARAVISOR
+									: CVMBUS_VM_OWNER_HOST;
+	cvmbus_vm_disk_offer_params(disk, &dev.offer);
+	dev.ops = &disk_vsp_ops;
+	dev.ctx = disk;
+	return cvmbus_vm_add_device(vm, &dev);
+}
+
+uint64_t cvmbus_vm_disk_bytes(const struct cvmbus_vm_disk *disk)
+{
+	return disk->blk->sectors * DISK_SECTOR;
+}
+
+enum cvmbus_vm_disk_path cvmbus_vm_disk_path(const struct cvmbus_vm_disk *disk)
+{
+	return disk->cfg.path;
+}
+
+int cvmbus_vm_disk_stop_vsp(struct cvmbus_vm_disk *disk)
+{
+	int rc = -ENOTCONN;
+
+	cvmbus_mutex_lock(&disk->lock);
+	if (disk->vsp && cvmbus_storvsp_state(disk->vsp) == CVMBUS_STORVSP_RUNNING) {
+		/* Joins the VSP's threads: what was queued is abandoned, what
+		 * a worker had is finished but never answered. */
+		cvmbus_storvsp_stop(disk->vsp);
+		disk->vsp_stops++;
+		rc = 0;
+	}
+	cvmbus_mutex_unlock(&disk->lock);
+	return rc;
+}
+
+void cvmbus_vm_disk_get_stats(struct cvmbus_vm_disk *disk, struct cvmbus_vm_disk_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	cvmbus_mutex_lock(&disk->lock);
+	out->opens = disk->opens;
+	out->closes = disk->closes;
+	out->vsp_stops = disk->vsp_stops;
+	out->vsp = disk->done;
+	out->open = disk->vsp != NULL;
+	if (disk->vsp) {
+		struct cvmbus_storvsp_stats s;
+
+		cvmbus_storvsp_get_stats(disk->vsp, &s);
+		disk_add_stats(&out->vsp, &s);
+	}
+	cvmbus_mutex_unlock(&disk->lock);
+}
+
+/* ==== the guest's side ============================================================ */
+
+struct cvmbus_vm_disk_guest {
+	struct cvmbus_vm *vm;
+	struct cvmbus_guest *guest;
+	struct cvmbus_mem *mem;
+	struct cvmbus_guest_offer offer;
+	bool opened;
+	struct cvmbus_bounce_pool *bounce;
+	struct cvmbus_storvsc *vsc;
+	uint64_t scratch_gpa; /* one private page: READ CAPACITY's answer */
+	struct cvmbus_vm_disk_guest_info info;
+};
+
+/* The disk's offer: the instance asked for, or the first SCSI offer. */
+static int disk_find_offer(struct cvmbus_guest *g, uint32_t instance,
+			   struct cvmbus_guest_offer *out)
+{
+	const struct cvmbus_guid scsi = CVMBUS_VM_DISK_INTERFACE_ID_INIT;
+	struct cvmbus_guest_offer offers[CVMBUS_VM_MAX_CHANNELS * 2];
+	size_t n = 0;
+	int rc;
+
+	if (!instance)
+		return cvmbus_guest_find_offer(g, &scsi, out);
+	rc = cvmbus_guest_offers(g, offers, sizeof(offers) / sizeof(offers[0]), &n);
+	if (rc)
+		return rc;
+	if (n > sizeof(offers) / sizeof(offers[0]))
+		n = sizeof(offers) / sizeof(offers[0]);
+	for (size_t i = 0; i < n; i++) {
+		if (offers[i].rescinded || memcmp(&offers[i].if_type, &scsi, sizeof(scsi)) ||
+		    offers[i].if_instance.data1 != instance)
+			continue;
+		*out = offers[i];
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int cvmbus_vm_disk_guest_open(struct cvmbus_vm *vm, const struct cvmbus_vm_disk_guest_config *cfg,
+			      struct cvmbus_vm_disk_guest **out)
+{
+	struct cvmbus_vm_disk_guest_config c = { 0 };
+	struct cvmbus_guest_open_params op;
+	struct cvmbus_storvsc_config sc;
+	struct cvmbus_vm_disk_guest *g;
+	struct cvmbus_platform *p;
+	struct cvmbus_channel *ch = NULL;
+	int rc;
+
+	if (!vm || !out)
+		return -EINVAL;
+	*out = NULL;
+	if (cfg)
+		c = *cfg;
+	if (!c.ring_bytes)
+		c.ring_bytes = DISK_DEF_RING;
+	if (!c.bounce_pages)
+		c.bounce_pages = DISK_DEF_BOUNCE;
+	if (!c.timeout_ns)
+		c.timeout_ns = DISK_DEF_TIMEOUT;
+	if (c.ring_bytes % DISK_PAGE || c.ring_bytes < 2 * DISK_PAGE)
+		return -EINVAL;
+	p = cvmbus_vm_platform(vm);
+	if (!p || !cvmbus_vm_guest(vm))
+		return -EINVAL; /* not during a run */
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->vm = vm;
+	g->guest = cvmbus_vm_guest(vm);
+	g->mem = cvmbus_platform_mem(p);
+
+	rc = disk_find_offer(g->guest, c.instance, &g->offer);
+	if (rc)
+		goto fail;
+	g->info.relid = g->offer.relid;
+	g->info.offer_flags = g->offer.flags;
+	g->info.confidential_ring = g->offer.confidential_ring;
+	g->info.confidential_external = g->offer.confidential_external;
+	if (c.require_confidential && !g->offer.confidential_external) {
+		rc = -EPERM;
+		goto fail;
+	}
+
+	memset(&op, 0, sizeof(op));
+	op.send_bytes = c.ring_bytes;
+	op.recv_bytes = c.ring_bytes;
+	rc = cvmbus_guest_open(g->guest, g->offer.relid, &op, &ch);
+	if (rc)
+		goto fail;
+	g->opened = true;
+
+	/* The offer decides, as Linux's storvsc does with the channel's
+	 * co_external_memory: with 0x4 the device reads private pages, so
+	 * the buffers' own PFNs go out and nothing is made shared; without
+	 * it every byte crosses pages the host can read. */
+	if (!g->offer.confidential_external) {
+		struct cvmbus_bounce_pool_config bc = {
+			.exec = cvmbus_vm_exec(vm),
+			.mem = g->mem,
+			.pages = c.bounce_pages,
+		};
+
+		rc = cvmbus_bounce_pool_create(&bc, &g->bounce);
+		if (rc)
+			goto fail;
+		g->info.bounce_pages = c.bounce_pages;
+	}
+	rc = cvmbus_mem_alloc(g->mem, CVMBUS_MEM_REGION_VTL0, 1, &g->scratch_gpa);
+	if (rc) {
+		g->scratch_gpa = 0;
+		goto fail;
+	}
+
+	memset(&sc, 0, sizeof(sc));
+	sc.exec = cvmbus_vm_exec(vm);
+	sc.channel = ch;
+	sc.mem = g->mem;
+	sc.confidential_external_memory = g->offer.confidential_external;
+	sc.bounce = g->bounce;
+	sc.max_outstanding = c.max_outstanding;
+	sc.timeout_ns = c.timeout_ns;
+	sc.poll_ns = 5000000ull;
+	rc = cvmbus_storvsc_create(&sc, &g->vsc);
+	if (rc)
+		goto fail;
+	rc = cvmbus_storvsc_connect(g->vsc);
+	if (rc)
+		goto fail;
+	rc = cvmbus_storvsc_read_capacity(g->vsc, g->scratch_gpa, &g->info.sectors,
+					  &g->info.block_size);
+	if (rc)
+		goto fail;
+	if (g->info.block_size != DISK_SECTOR || !g->info.sectors) {
+		rc = -EPROTO; /* this driver speaks 512-byte blocks only */
+		goto fail;
+	}
+	g->info.max_transfer = cvmbus_storvsc_max_transfer(g->vsc);
+	g->info.vstor_version = cvmbus_storvsc_version(g->vsc);
+	*out = g;
+	return 0;
+
+fail:
+	cvmbus_vm_disk_guest_close(g);
+	return rc;
+}
+
+void cvmbus_vm_disk_guest_close(struct cvmbus_vm_disk_guest *g)
+{
+	if (!g)
+		return;
+	/* The storvsc first (every request ends, its receive thread leaves
+	 * the channel), then the channel, then the pool: its pages are made
+	 * private again only once no device can be reading them. */
+	cvmbus_storvsc_stop(g->vsc);
+	if (g->opened) {
+		int rc = cvmbus_guest_close(g->guest, g->offer.relid);
+
+		if (rc)
+			cvmbus_log_warn("vm disk: close of relid %u failed (%d)", g->offer.relid,
+					rc);
+	}
+	cvmbus_storvsc_destroy(g->vsc);
+	cvmbus_bounce_pool_destroy(g->bounce);
+	if (g->scratch_gpa)
+		(void)cvmbus_mem_free(g->mem, g->scratch_gpa, 1);
+	free(g);
+}
+
+struct cvmbus_storvsc *cvmbus_vm_disk_guest_vsc(struct cvmbus_vm_disk_guest *g)
+{
+	return g->vsc;
+}
+
+struct cvmbus_bounce_pool *cvmbus_vm_disk_guest_bounce(struct cvmbus_vm_disk_guest *g)
+{
+	return g->bounce;
+}
+
+struct cvmbus_mem *cvmbus_vm_disk_guest_mem(struct cvmbus_vm_disk_guest *g)
+{
+	return g->mem;
+}
+
+void cvmbus_vm_disk_guest_get_info(const struct cvmbus_vm_disk_guest *g,
+				   struct cvmbus_vm_disk_guest_info *out)
+{
+	*out = g->info;
+}
+
+/* ==== the service =================================================================== */
+
+enum svc_op {
+	SVC_READ = 0,
+	SVC_WRITE,
+	SVC_FLUSH,
+	SVC_TRIM,
+	SVC_SNAPSHOT,
+	SVC_SCAN,
+};
+
+/* One caller's request, on the caller's stack. Workers claim its chunks
+ * one at a time (next), and the last to finish one (done == nchunks)
+ * wakes the caller. Everything but buf's bytes is under svc->lock. */
+struct svc_req {
+	enum svc_op op;
+	uint8_t *buf;       /* READ: destination; WRITE: source (never written) */
+	uint64_t offset;    /* sector-aligned */
+	uint64_t len;       /* sector-aligned */
+	uint64_t unit;      /* bytes per chunk */
+	uint64_t nchunks, next, done;
+	int error;          /* the first chunk's error */
+	bool finished;
+	struct cvmbus_cond cond;
+	struct svc_req *link;
+	/* SCAN */
+	const void *needle;
+	size_t needle_len;
+	uint64_t view_hits, fd_hits;
+};
+
+/* One chunk a worker holds: claimed, maybe submitted, not yet accounted. */
+struct svc_slot {
+	struct svc_req *r;
+	uint64_t i;       /* chunk index in r */
+	uint64_t gpa;     /* chunk_bytes of private guest RAM; 0: none */
+	uint32_t tag;     /* storvsc's, while submitted */
+	bool submitted;   /* a READ/WRITE on the wire: wait for tag */
+	bool busy;
+	int rc;
+};
+
+struct svc_worker {
+	struct cvmbus_vm_disk_service *svc;
+	struct cvmbus_thread *thread;
+	struct svc_slot slots[DISK_MAX_DEPTH];
+	/* Submitted slots, oldest first: completions mostly come back in
+	 * order, so waiting for the oldest rarely sleeps on a late one. */
+	unsigned int fifo[DISK_MAX_DEPTH];
+	unsigned int fifo_head, fifo_count;
+};
+
+struct cvmbus_vm_disk_service {
+	struct cvmbus_vm_disk_service_config cfg;
+	struct cvmbus_vm *vm;
+	struct cvmbus_vm_disk *disk;
+	pthread_t runner;
+	bool runner_started, runner_joined;
+	struct cvmbus_mutex lock;   /* guards everything below */
+	struct cvmbus_cond work;    /* workers: a request, or stop */
+	struct cvmbus_cond state_cond; /* state changes, stop requests */
+	enum cvmbus_vm_disk_service_state state;
+	int error;
+	char why[200];
+	bool stop_requested;
+	struct svc_req *head, *tail;
+	unsigned int in_flight;
+	uint64_t data_chunks;       /* submitted, for fault_after */
+	struct cvmbus_vm_disk_service_stats st; /* the counters part */
+	struct cvmbus_vm_disk_guest *guest; /* while serving */
+	bool final_valid;
+	struct cvmbus_storvsc_stats vsc_final;
+	struct cvmbus_bounce_stats bounce_final;
+	/* Service constants once READY. */
+	uint64_t size;
+	struct cvmbus_mem *mem;
+	struct svc_worker workers[DISK_MAX_WORKERS];
+	/* One unaligned write at a time: its read-modify-write touches bytes
+	 * outside the caller's range, which another unaligned write to the
+	 * same sector must not interleave with. */
+	struct cvmbus_mutex rmw_lock;
+};
+
+const char *cvmbus_vm_disk_service_state_name(enum cvmbus_vm_disk_service_state s)
+{
+	static const char *const names[] = { "starting", "ready", "broken",
+					     "stopping", "stopped", "failed" };
+
+	return (unsigned int)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+}
+
+static void svc_finish_locked(struct svc_req *r)
+{
+	r->finished = true;
+	/* The caller frees r (its stack) as soon as it sees finished, which
+	 * it can only do once we drop svc->lock: signal under it. */
+	cvmbus_cond_signal(&r->cond);
+}
+
+/* Fail every chunk nobody has claimed yet, with rc. Under svc->lock. */
+static void svc_fail_queue_locked(struct cvmbus_vm_disk_service *svc, int rc)
+{
+	struct svc_req *r = svc->head;
+
+	svc->head = svc->tail = NULL;
+	while (r) {
+		struct svc_req *next = r->link;
+
+		r->link = NULL;
+		if (!r->error)
+			r->error = rc;
+		r->done += r->nchunks - r->next;
+		r->next = r->nchunks;
+		if (r->done == r->nchunks)
+			svc_finish_locked(r);
+		r = next;
+	}
+}
+
+/* A transport failure: the device stopped answering or the channel went
+ * away. Later requests would only wait for their own timeouts. */
+static bool svc_fatal(int rc)
+{
+	return rc == -ETIMEDOUT || rc == -ESHUTDOWN || rc == -EPROTO || rc == -ENODEV;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+/* Start one chunk: a READ(16) / WRITE(16) is submitted (the write's data
+ * copied into the slot's buffer first) and left on the wire; everything
+ * else (flush, trim, the memory-only requests) runs to completion here.
+ * Sets slot->submitted or slot->rc. */
+static void svc_start(struct svc_worker *w, struct svc_slot *sl)
+{
+	struct cvmbus_vm_disk_service *svc = w->svc;
+	struct cvmbus_storvsc *vsc = cvmbus_vm_disk_guest_vsc(svc->guest);
+	struct svc_req *r = sl->r;
+	uint64_t off = r->offset + sl->i * r->unit;
+	uint64_t len = r->len - sl->i * r->unit < r->unit ? r->len - sl->i * r->unit : r->unit;
+	struct cvmbus_storvsc_cmd cmd;
+	bool write = r->op == SVC_WRITE, fault = false;
+	int rc;
+
+	sl->submitted = false;
+	switch (r->op) {
+	case SVC_READ:
+	case SVC_WRITE:
+		break;
+	case SVC_FLUSH:
+		sl->rc = cvmbus_storvsc_flush(vsc);
+		return;
+	case SVC_TRIM:
+		/* The parameter list goes through the slot's own buffer. */
+		sl->rc = cvmbus_storvsc_unmap(vsc, off / DISK_SECTOR, (uint32_t)(len / DISK_SECTOR),
+					      sl->gpa);
+		return;
+	case SVC_SNAPSHOT:
+		sl->rc = cvmbus_vm_snapshot(svc->vm);
+		return;
+	case SVC_SCAN:
+		sl->rc = cvmbus_vm_scan(svc->vm, r->needle, r->needle_len, &r->view_hits,
+					&r->fd_hits);
+		return;
+	}
+	if (write) {
+		/* The guest fills its own private buffer; on the host path the
+		 * storvsc copies it into bounce pages, on the confidential one
+		 * the paravisor reads it where it is. */
+		rc = cvmbus_mem_write(svc->mem, CVMBUS_MEM_VIEW_GUEST, sl->gpa,
+				      r->buf + sl->i * r->unit, len);
+		if (rc) {
+			sl->rc = rc;
+			return;
+		}
+	}
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.cdb[0] = write ? CVMBUS_SCSI_WRITE_16 : CVMBUS_SCSI_READ_16;
+	put_be64(cmd.cdb + 2, off / DISK_SECTOR);
+	put_be32(cmd.cdb + 10, (uint32_t)(len / DISK_SECTOR));
+	cmd.cdb_len = 16;
+	cmd.dir = write ? CVMBUS_SCSI_DIR_OUT : CVMBUS_SCSI_DIR_IN;
+	cmd.gpa = sl->gpa;
+	cmd.len = (uint32_t)len;
+	rc = cvmbus_storvsc_submit(vsc, &cmd, &sl->tag);
+	if (rc) {
+		sl->rc = rc;
+		return;
+	}
+	sl->submitted = true;
+	if (svc->cfg.fault_after) {
+		cvmbus_mutex_lock(&svc->lock);
+		fault = ++svc->data_chunks == svc->cfg.fault_after;
+		cvmbus_mutex_unlock(&svc->lock);
+	}
+	if (fault) {
+		/* The test hook: the device dies with this chunk (and
+		 * whatever else is in flight) outstanding. */
+		cvmbus_log_warn("vm disk: fault injection: stopping the vsp at chunk %llu",
+				(unsigned long long)svc->cfg.fault_after);
+		(void)cvmbus_vm_disk_stop_vsp(svc->disk);
+	}
+}
+
+/* Wait for a submitted chunk; a read's data goes to the caller's buffer. */
+static int svc_end(struct svc_worker *w, struct svc_slot *sl)
+{
+	struct cvmbus_vm_disk_service *svc = w->svc;
+	struct svc_req *r = sl->r;
+	uint64_t len = r->len - sl->i * r->unit < r->unit ? r->len - sl->i * r->unit : r->unit;
+	struct cvmbus_storvsc_result res;
+	int rc;
+
+	rc = cvmbus_storvsc_wait(cvmbus_vm_disk_guest_vsc(svc->guest), sl->tag, &res);
+	if (rc)
+		return rc;
+	rc = cvmbus_storvsc_result_errno(&res);
+	if (rc)
+		return rc;
+	/* A device that moved less than asked answered wrongly, not "less
+	 * data": NBD has no short reads. */
+	if (res.transfer_length != len)
+		return -EIO;
+	if (r->op == SVC_READ)
+		rc = cvmbus_mem_read(svc->mem, CVMBUS_MEM_VIEW_GUEST, sl->gpa,
+				     r->buf + sl->i * r->unit, len);
+	return rc;
+}
+
+/* A chunk is done: count it, and wake its caller if it was the last.
+ * Under svc->lock. */
+static void svc_account_locked(struct cvmbus_vm_disk_service *svc, struct svc_slot *sl)
+{
+	struct svc_req *r = sl->r;
+	bool control = r->op == SVC_SNAPSHOT || r->op == SVC_SCAN;
+	int rc = sl->rc;
+
+	svc->in_flight--;
+	if (rc && !r->error)
+		r->error = rc;
+	if (rc && !control && svc_fatal(rc) && svc->state == CVMBUS_VM_DISK_SERVICE_READY) {
+		svc->state = CVMBUS_VM_DISK_SERVICE_BROKEN;
+		svc->error = rc;
+		snprintf(svc->why, sizeof(svc->why), "disk request failed (%d): broken", rc);
+		cvmbus_log_warn("vm disk: a request failed (%d): failing every later one", rc);
+		svc_fail_queue_locked(svc, -EIO);
+		cvmbus_cond_broadcast(&svc->state_cond);
+	}
+	if (++r->done == r->nchunks)
+		svc_finish_locked(r);
+	sl->busy = false;
+	sl->r = NULL;
+}
+
+/*
+ * A worker keeps up to `depth` chunks in flight: it claims what the queue
+ * has into its free slots, submits them, then waits for the oldest and
+ * goes round again. Several requests per wake-up, instead of one: every
+ * hand-over between threads is a context switch, and on this path they
+ * cost more than the I/O (docs/BENCHMARKS.md, "Storage").
+ */
+static int svc_worker_main(void *arg)
+{
+	struct svc_worker *w = arg;
+	struct cvmbus_vm_disk_service *svc = w->svc;
+	unsigned int depth = svc->cfg.depth;
+
+	for (;;) {
+		unsigned int claimed[DISK_MAX_DEPTH], n = 0;
+
+		cvmbus_mutex_lock(&svc->lock);
+		if (!w->fifo_count)
+			while (!svc->head && !svc->stop_requested)
+				cvmbus_cond_wait(&svc->work, &svc->lock);
+		if (!w->fifo_count && !svc->head) {
+			cvmbus_mutex_unlock(&svc->lock);
+			break; /* stopping and nothing left: stop failed the queue */
+		}
+		for (unsigned int k = 0; k < depth && svc->head; k++) {
+			struct svc_slot *sl = &w->slots[k];
+			struct svc_req *r = svc->head;
+
+			if (sl->busy)
+				continue;
+			sl->busy = true;
+			sl->r = r;
+			sl->i = r->next++;
+			sl->rc = 0;
+			if (r->next == r->nchunks) {
+				svc->head = r->link;
+				if (!svc->head)
+					svc->tail = NULL;
+				r->link = NULL;
+			}
+			svc->in_flight++;
+			if (svc->in_flight > svc->st.max_in_flight)
+				svc->st.max_in_flight = svc->in_flight;
+			if (r->op != SVC_SNAPSHOT && r->op != SVC_SCAN)
+				svc->st.chunks++;
+			claimed[n++] = k;
+		}
+		cvmbus_mutex_unlock(&svc->lock);
+
+		for (unsigned int j = 0; j < n; j++) {
+			struct svc_slot *sl = &w->slots[claimed[j]];
+
+			svc_start(w, sl);
+			if (sl->submitted) {
+				w->fifo[(w->fifo_head + w->fifo_count) % DISK_MAX_DEPTH] = claimed[j];
+				w->fifo_count++;
+			} else {
+				cvmbus_mutex_lock(&svc->lock);
+				svc_account_locked(svc, sl);
+				cvmbus_mutex_unlock(&svc->lock);
+			}
+		}
+		if (w->fifo_count) {
+			struct svc_slot *sl = &w->slots[w->fifo[w->fifo_head]];
+
+			w->fifo_head = (w->fifo_head + 1) % DISK_MAX_DEPTH;
+			w->fifo_count--;
+			sl->rc = svc_end(w, sl);
+			cvmbus_mutex_lock(&svc->lock);
+			svc_account_locked(svc, sl);
+			cvmbus_mutex_unlock(&svc->lock);
+		}
+	}
+	return 0;
+}
+
+static void svc_set_state_locked(struct cvmbus_vm_disk_service *svc,
+				 enum cvmbus_vm_disk_service_state s, int error, const char *why)
+{
+	svc->state = s;
+	if (error && !svc->error) {
+		svc->error = error;
+		snprintf(svc->why, sizeof(svc->why), "%s", why);
+	}
+	cvmbus_cond_broadcast(&svc->state_cond);
+}
+
+static void svc_capture_final(struct cvmbus_vm_disk_service *svc)
+{
+	struct cvmbus_bounce_pool *bp = cvmbus_vm_disk_guest_bounce(svc->guest);
+
+	cvmbus_storvsc_get_stats(cvmbus_vm_disk_guest_vsc(svc->guest), &svc->vsc_final);
+	memset(&svc->bounce_final, 0, sizeof(svc->bounce_final));
+	if (bp)
+		cvmbus_bounce_get_stats(bp, &svc->bounce_final);
+	svc->final_valid = true;
+}
+
+/* The VM's workload: on the run's main thread (an executor thread). */
+static int svc_workload(struct cvmbus_vm *vm, void *arg)
+{
+	struct cvmbus_vm_disk_service *svc = arg;
+	struct cvmbus_vm_disk_guest *g = NULL;
+	struct cvmbus_vm_disk_guest_info info;
+	unsigned int spawned = 0;
+	uint64_t pages = svc->cfg.chunk_bytes / DISK_PAGE;
+	char why[200];
+	int rc;
+
+	rc = cvmbus_vm_disk_guest_open(vm, &svc->cfg.guest, &g);
+	if (rc) {
+		snprintf(why, sizeof(why),
+			 rc == -ENOENT  ? "the guest was offered no disk (%d)"
+			 : rc == -EPERM ? "the disk's offer has no confidential external memory: "
+					  "the connection is not confidential (%d)"
+					: "the guest could not open its disk (%d)",
+			 rc);
+		goto fail;
+	}
+	cvmbus_vm_disk_guest_get_info(g, &info);
+	if (svc->cfg.chunk_bytes > info.max_transfer) {
+		rc = -EINVAL;
+		snprintf(why, sizeof(why), "chunk %u bytes is above the device's %u-byte transfers",
+			 svc->cfg.chunk_bytes, info.max_transfer);
+		goto fail_workers; /* nothing spawned yet: this only closes g */
+	}
+	svc->mem = cvmbus_vm_disk_guest_mem(g);
+	/* Each slot's buffer is its own, private guest RAM (never shared:
+	 * on the host path the storvsc bounces out of it). */
+	for (unsigned int i = 0; i < svc->cfg.workers; i++) {
+		svc->workers[i].svc = svc;
+		for (unsigned int k = 0; k < svc->cfg.depth; k++) {
+			struct svc_slot *sl = &svc->workers[i].slots[k];
+
+			rc = cvmbus_mem_alloc(svc->mem, CVMBUS_MEM_REGION_VTL0, pages, &sl->gpa);
+			if (rc) {
+				sl->gpa = 0;
+				snprintf(why, sizeof(why),
+					 "no guest RAM for %u buffers of %u bytes (%d): fewer "
+					 "workers, less depth or a smaller chunk",
+					 svc->cfg.workers * svc->cfg.depth, svc->cfg.chunk_bytes,
+					 rc);
+				goto fail_workers;
+			}
+		}
+	}
+	for (; spawned < svc->cfg.workers; spawned++) {
+		rc = cvmbus_thread_spawn(cvmbus_vm_exec(vm), &svc->workers[spawned].thread,
+					 "disk-worker", svc_worker_main, &svc->workers[spawned]);
+		if (rc) {
+			snprintf(why, sizeof(why), "cannot start the disk workers (%d)", rc);
+			goto fail_workers;
+		}
+	}
+
+	cvmbus_mutex_lock(&svc->lock);
+	svc->guest = g;
+	svc->size = info.sectors * DISK_SECTOR;
+	svc->st.guest = info;
+	if (!svc->stop_requested)
+		svc_set_state_locked(svc, CVMBUS_VM_DISK_SERVICE_READY, 0, NULL);
+	while (!svc->stop_requested)
+		cvmbus_cond_wait(&svc->state_cond, &svc->lock);
+	cvmbus_mutex_unlock(&svc->lock);
+	rc = 0;
+
+fail_workers:
+	if (spawned) {
+		/* Workers leave once stop_requested is set and the queue is
+		 * empty; on the failure path nothing was ever queued. */
+		cvmbus_mutex_lock(&svc->lock);
+		svc->stop_requested = true;
+		cvmbus_cond_broadcast(&svc->work);
+		cvmbus_mutex_unlock(&svc->lock);
+		for (unsigned int i = 0; i < spawned; i++)
+			(void)cvmbus_thread_join(svc->workers[i].thread, NULL);
+	}
+	for (unsigned int i = 0; i < svc->cfg.workers; i++) {
+		for (unsigned int k = 0; k < svc->cfg.depth; k++) {
+			struct svc_slot *sl = &svc->workers[i].slots[k];
+
+			if (sl->gpa)
+				(void)cvmbus_mem_free(svc->mem, sl->gpa, pages);
+			sl->gpa = 0;
+		}
+		svc->workers[i].thread = NULL;
+	}
+	cvmbus_mutex_lock(&svc->lock);
+	if (svc->guest)
+		svc_capture_final(svc);
+	svc->guest = NULL;
+	cvmbus_mutex_unlock(&svc->lock);
+	cvmbus_vm_disk_guest_close(g);
+	if (!rc)
+		return 0;
+fail:
+	cvmbus_mutex_lock(&svc->lock);
+	svc_set_state_locked(svc, CVMBUS_VM_DISK_SERVICE_FAILED, rc, why);
+	cvmbus_mutex_unlock(&svc->lock);
+	return rc;
+}
+
+static void *svc_runner(void *arg)
+{
+	struct cvmbus_vm_disk_service *svc = arg;
+	const struct cvmbus_vm_report *r;
+	int rc;
+
+	rc = cvmbus_vm_run(svc->vm, svc_workload, svc);
+	r = cvmbus_vm_report(svc->vm);
+	cvmbus_mutex_lock(&svc->lock);
+	if (svc->state == CVMBUS_VM_DISK_SERVICE_STARTING ||
+	    svc->state == CVMBUS_VM_DISK_SERVICE_FAILED) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "vm: %s", r->error[0] ? r->error : "run failed");
+		svc_set_state_locked(svc, CVMBUS_VM_DISK_SERVICE_FAILED, rc ? rc : -EIO, why);
+	} else {
+		if (rc && !svc->error) {
+			svc->error = rc;
+			snprintf(svc->why, sizeof(svc->why), "vm: %s", r->error);
+		}
+		svc_set_state_locked(svc, CVMBUS_VM_DISK_SERVICE_STOPPED, 0, NULL);
+	}
+	cvmbus_mutex_unlock(&svc->lock);
+	return NULL;
+}
+
+static void svc_free(struct cvmbus_vm_disk_service *svc)
+{
+	/* The run is over (the disk outlived it); the disk's lock is bound
+	 * to the VM's executor, so the disk goes first. */
+	cvmbus_vm_disk_destroy(svc->disk);
+	cvmbus_vm_destroy(svc->vm);
+	free(svc);
+}
+
+static void svc_join(struct cvmbus_vm_disk_service *svc)
+{
+	if (svc->runner_started && !svc->runner_joined) {
+		pthread_join(svc->runner, NULL);
+		svc->runner_joined = true;
+	}
+}
+
+int cvmbus_vm_disk_service_start(const struct cvmbus_vm_disk_service_config *cfg,
+				 struct cvmbus_vm_disk_service **out, char *err, size_t errlen)
+{
+	struct cvmbus_vm_disk_service *svc;
+	struct cvmbus_vm_disk_config dc;
+	uint64_t deadline;
+	int rc;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!cfg || !out)
+		return -EINVAL;
+	*out = NULL;
+	if (cfg->vm.deterministic) {
+		/* Foreign threads cannot wake a det run's threads (one runs at
+		 * a time, chosen by the seed): the queue needs real threads. */
+		if (err && errlen)
+			snprintf(err, errlen, "the disk service needs the native executor "
+					      "(a seed selects the deterministic one)");
+		return -ENOTSUP;
+	}
+	if (cfg->disk.path == CVMBUS_VM_DISK_PATH_CONFIDENTIAL && !cfg->vm.paravisor) {
+		if (err && errlen)
+			snprintf(err, errlen, "the confidential path needs a paravisor "
+					      "(use the host path without one)");
+		return -EINVAL;
+	}
+	svc = calloc(1, sizeof(*svc));
+	if (!svc)
+		return -ENOMEM;
+	svc->cfg = *cfg;
+	if (!svc->cfg.workers)
+		svc->cfg.workers = DISK_DEF_WORKERS;
+	if (!svc->cfg.depth)
+		svc->cfg.depth = DISK_DEF_DEPTH;
+	if (!svc->cfg.chunk_bytes)
+		svc->cfg.chunk_bytes = DISK_DEF_CHUNK;
+	if (!svc->cfg.boot_timeout_ns)
+		svc->cfg.boot_timeout_ns = DISK_DEF_BOOT;
+	if (svc->cfg.workers > DISK_MAX_WORKERS || svc->cfg.depth > DISK_MAX_DEPTH ||
+	    svc->cfg.chunk_bytes % DISK_PAGE) {
+		if (err && errlen)
+			snprintf(err, errlen,
+				 "workers must be 1..%u, depth 1..%u and the chunk a multiple of %u",
+				 DISK_MAX_WORKERS, DISK_MAX_DEPTH, DISK_PAGE);
+		free(svc);
+		return -EINVAL;
+	}
+	/* The path promises what the guest will accept: the confidential one
+	 * refuses to fall back to bouncing. */
+	if (svc->cfg.disk.path == CVMBUS_VM_DISK_PATH_CONFIDENTIAL)
+		svc->cfg.guest.require_confidential = true;
+	svc->st.workers = svc->cfg.workers;
+	svc->st.depth = svc->cfg.depth;
+	svc->st.chunk_bytes = svc->cfg.chunk_bytes;
+
+	rc = cvmbus_vm_create(&svc->cfg.vm, &svc->vm, err, errlen);
+	if (rc) {
+		free(svc);
+		return rc;
+	}
+	dc = svc->cfg.disk;
+	dc.exec = cvmbus_vm_exec(svc->vm);
+	rc = cvmbus_vm_disk_create(&dc, &svc->disk);
+	if (rc) {
+		if (err && errlen)
+			snprintf(err, errlen,
+				 rc == -ENOENT ? "image %s does not exist (give a size to create it)"
+					       : "cannot open image %s: %s",
+				 cfg->disk.image ? cfg->disk.image : "(none)", strerror(-rc));
+		goto fail;
+	}
+	svc->cfg.disk = dc;
+	svc->cfg.disk.image = NULL; /* the caller's string: the device keeps its copy */
+	rc = cvmbus_vm_disk_attach(svc->vm, svc->disk);
+	if (rc) {
+		if (err && errlen)
+			snprintf(err, errlen, "cannot add the disk to the vm (%d)", rc);
+		goto fail;
+	}
+	cvmbus_mutex_init(&svc->lock, cvmbus_vm_exec(svc->vm), "disk-service");
+	cvmbus_mutex_init(&svc->rmw_lock, cvmbus_vm_exec(svc->vm), "disk-rmw");
+	cvmbus_cond_init(&svc->work, cvmbus_vm_exec(svc->vm), "disk-work");
+	cvmbus_cond_init(&svc->state_cond, cvmbus_vm_exec(svc->vm), "disk-state");
+	svc->state = CVMBUS_VM_DISK_SERVICE_STARTING;
+
+	rc = -pthread_create(&svc->runner, NULL, svc_runner, svc);
+	if (rc) {
+		if (err && errlen)
+			snprintf(err, errlen, "cannot start the vm thread (%d)", rc);
+		goto fail_sync;
+	}
+	svc->runner_started = true;
+
+	deadline = cvmbus_exec_deadline(cvmbus_vm_exec(svc->vm), svc->cfg.boot_timeout_ns);
+	cvmbus_mutex_lock(&svc->lock);
+	while (svc->state == CVMBUS_VM_DISK_SERVICE_STARTING) {
+		if (cvmbus_cond_wait_until(&svc->state_cond, &svc->lock, deadline) == -ETIMEDOUT &&
+		    svc->state == CVMBUS_VM_DISK_SERVICE_STARTING) {
+			/* The workload sees this before it would serve, and
+			 * every step of the boot is bounded: the join ends. */
+			svc->stop_requested = true;
+			svc_set_state_locked(svc, CVMBUS_VM_DISK_SERVICE_FAILED, -ETIMEDOUT,
+					     "the disk was not ready in time");
+			break;
+		}
+	}
+	rc = svc->state == CVMBUS_VM_DISK_SERVICE_READY ? 0 : svc->error ? svc->error : -EIO;
+	if (rc && err && errlen)
+		snprintf(err, errlen, "%s", svc->why);
+	cvmbus_mutex_unlock(&svc->lock);
+	if (rc) {
+		cvmbus_mutex_lock(&svc->lock);
+		svc->stop_requested = true;
+		cvmbus_cond_broadcast(&svc->state_cond);
+		cvmbus_mutex_unlock(&svc->lock);
+		svc_join(svc);
+		goto fail_sync;
+	}
+	*out = svc;
+	return 0;
+
+fail_sync:
+	cvmbus_cond_destroy(&svc->state_cond);
+	cvmbus_cond_destroy(&svc->work);
+	cvmbus_mutex_destroy(&svc->rmw_lock);
+	cvmbus_mutex_destroy(&svc->lock);
+fail:
+	svc_free(svc);
+	return rc;
+}
+
+uint64_t cvmbus_vm_disk_service_size(const struct cvmbus_vm_disk_service *svc)
+{
+	return svc->size;
+}
+
+bool cvmbus_vm_disk_service_read_only(const struct cvmbus_vm_disk_service *svc)
+{
+	return svc->cfg.disk.read_only;
+}
+
+struct cvmbus_vm_disk *cvmbus_vm_disk_service_disk(struct cvmbus_vm_disk_service *svc)
+{
+	return svc->disk;
+}
+
+/* Queue r and wait for it: the heart of the foreign-thread side. */
+static int svc_submit(struct cvmbus_vm_disk_service *svc, struct svc_req *r)
+{
+	bool control = r->op == SVC_SNAPSHOT || r->op == SVC_SCAN;
+	int rc;
+
+	r->nchunks = r->unit ? (r->len + r->unit - 1) / r->unit : 1;
+	if (!r->nchunks)
+		r->nchunks = 1;
+	cvmbus_cond_init(&r->cond, cvmbus_vm_exec(svc->vm), "disk-request");
+	cvmbus_mutex_lock(&svc->lock);
+	if (!control)
+		svc->st.requests++;
+	/* A broken device is not asked again (each try would cost a full
+	 * timeout); control requests still run, they only read memory. */
+	if (svc->state != CVMBUS_VM_DISK_SERVICE_READY &&
+	    !(control && svc->state == CVMBUS_VM_DISK_SERVICE_BROKEN)) {
+		rc = svc->state == CVMBUS_VM_DISK_SERVICE_BROKEN ? -EIO : -ESHUTDOWN;
+		if (!control)
+			svc->st.failed++;
+		cvmbus_mutex_unlock(&svc->lock);
+		cvmbus_cond_destroy(&r->cond);
+		return rc;
+	}
+	if (svc->tail)
+		svc->tail->link = r;
+	else
+		svc->head = r;
+	svc->tail = r;
+	/* Wake one worker per `depth` chunks (each takes up to that many);
+	 * a worker busy with its own chunks takes more on its next round
+	 * without being woken. */
+	if (r->nchunks > (uint64_t)svc->cfg.depth * (svc->cfg.workers - 1))
+		cvmbus_cond_broadcast(&svc->work);
+	else
+		for (uint64_t i = 0; i < r->nchunks; i += svc->cfg.depth)
+			cvmbus_cond_signal(&svc->work);
+	/* No deadline here: every chunk a worker holds ends by its storvsc
+	 * timeout, and the first transport failure fails the rest of the
+	 * queue at once (svc_worker_main), so this wait is bounded by about
+	 * one request timeout. r is on our stack: we may not leave before
+	 * every worker is done with it. */
+	while (!r->finished)
+		cvmbus_cond_wait(&r->cond, &svc->lock);
+	rc = r->error;
+	if (rc && !control)
+		svc->st.failed++;
+	if (!rc && r->op == SVC_READ)
+		svc->st.bytes_read += r->len;
+	if (!rc && r->op == SVC_WRITE)
+		svc->st.bytes_written += r->len;
+	cvmbus_mutex_unlock(&svc->lock);
+	cvmbus_cond_destroy(&r->cond);
+	/* What the caller sees of a dead device is an I/O error (nbdkit hands
+	 * the errno to the client); the cause stays in the stats. */
+	if (!control && rc && rc != -EIO && rc != -ESHUTDOWN && rc != -ENOMEM)
+		rc = -EIO;
+	return rc;
+}
+
+static int svc_io(struct cvmbus_vm_disk_service *svc, enum svc_op op, uint8_t *buf, uint64_t len,
+		  uint64_t offset)
+{
+	struct svc_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.op = op;
+	r.buf = buf;
+	r.offset = offset;
+	r.len = len;
+	r.unit = op == SVC_TRIM ? DISK_TRIM_UNIT : svc->cfg.chunk_bytes;
+	return svc_submit(svc, &r);
+}
+
+static bool svc_in_range(const struct cvmbus_vm_disk_service *svc, uint64_t len, uint64_t off)
+{
+	return off <= svc->size && len <= svc->size - off;
+}
+
+int cvmbus_vm_disk_service_pread(struct cvmbus_vm_disk_service *svc, void *buf, size_t len,
+				 uint64_t offset)
+{
+	uint64_t a_off, a_end;
+	uint8_t *tmp;
+	int rc;
+
+	if (!svc || (!buf && len) || !svc_in_range(svc, len, offset))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (offset % DISK_SECTOR == 0 && len % DISK_SECTOR == 0)
+		return svc_io(svc, SVC_READ, buf, len, offset);
+	/* Unaligned: read the covering sectors and copy the middle out. The
+	 * size is whole sectors, so the covering range stays inside. */
+	a_off = offset - offset % DISK_SECTOR;
+	a_end = (offset + len + DISK_SECTOR - 1) / DISK_SECTOR * DISK_SECTOR;
+	tmp = malloc(a_end - a_off);
+	if (!tmp)
+		return -ENOMEM;
+	rc = svc_io(svc, SVC_READ, tmp, a_end - a_off, a_off);
+	if (!rc)
+		memcpy(buf, tmp + (offset - a_off), len);
+	free(tmp);
+	return rc;
+}
+
+int cvmbus_vm_disk_service_pwrite(struct cvmbus_vm_disk_service *svc, const void *buf,
+				  size_t len, uint64_t offset)
+{
+	uint64_t a_off, a_end, end;
+	uint8_t *tmp;
+	int rc = 0;
+
+	if (!svc || (!buf && len) || !svc_in_range(svc, len, offset))
+		return -EINVAL;
+	if (svc->cfg.disk.read_only)
+		return -EROFS;
+	if (!len)
+		return 0;
+	/* Workers only read a write's source: the cast drops a const that
+	 * the request struct cannot carry for both directions. */
+	if (offset % DISK_SECTOR == 0 && len % DISK_SECTOR == 0)
+		return svc_io(svc, SVC_WRITE, (uint8_t *)(uintptr_t)buf, len, offset);
+
+	end = offset + len;
+	a_off = offset - offset % DISK_SECTOR;
+	a_end = (end + DISK_SECTOR - 1) / DISK_SECTOR * DISK_SECTOR;
+	tmp = malloc(a_end - a_off);
+	if (!tmp)
+		return -ENOMEM;
+	cvmbus_mutex_lock(&svc->rmw_lock);
+	if (offset % DISK_SECTOR)
+		rc = svc_io(svc, SVC_READ, tmp, DISK_SECTOR, a_off);
+	/* The tail sector, unless it is the head one just read. */
+	if (!rc && end % DISK_SECTOR && (a_end - DISK_SECTOR != a_off || offset % DISK_SECTOR == 0))
+		rc = svc_io(svc, SVC_READ, tmp + (a_end - DISK_SECTOR - a_off), DISK_SECTOR,
+			    a_end - DISK_SECTOR);
+	if (!rc) {
+		memcpy(tmp + (offset - a_off), buf, len);
+		rc = svc_io(svc, SVC_WRITE, tmp, a_end - a_off, a_off);
+	}
+	cvmbus_mutex_unlock(&svc->rmw_lock);
+	cvmbus_mutex_lock(&svc->lock);
+	svc->st.rmw++;
+	cvmbus_mutex_unlock(&svc->lock);
+	free(tmp);
+	return rc;
+}
+
+int cvmbus_vm_disk_service_flush(struct cvmbus_vm_disk_service *svc)
+{
+	struct svc_req r;
+
+	if (!svc)
+		return -EINVAL;
+	memset(&r, 0, sizeof(r));
+	r.op = SVC_FLUSH;
+	return svc_submit(svc, &r);
+}
+
+int cvmbus_vm_disk_service_trim(struct cvmbus_vm_disk_service *svc, uint64_t len,
+				uint64_t offset)
+{
+	uint64_t a_off, a_end;
+
+	if (!svc || !svc_in_range(svc, len, offset))
+		return -EINVAL;
+	if (svc->cfg.disk.read_only)
+		return -EROFS;
+	a_off = (offset + DISK_SECTOR - 1) / DISK_SECTOR * DISK_SECTOR;
+	a_end = (offset + len) / DISK_SECTOR * DISK_SECTOR;
+	if (a_end <= a_off)
+		return 0;
+	return svc_io(svc, SVC_TRIM, NULL, a_end - a_off, a_off);
+}
+
+int cvmbus_vm_disk_service_snapshot(struct cvmbus_vm_disk_service *svc)
+{
+	struct svc_req r;
+
+	if (!svc)
+		return -EINVAL;
+	memset(&r, 0, sizeof(r));
+	r.op = SVC_SNAPSHOT;
+	return svc_submit(svc, &r);
+}
+
+int cvmbus_vm_disk_service_scan(struct cvmbus_vm_disk_service *svc, const void *needle,
+				size_t len, uint64_t *view_hits, uint64_t *fd_hits)
+{
+	struct svc_req r;
+	int rc;
+
+	if (!svc || !needle || !len)
+		return -EINVAL;
+	memset(&r, 0, sizeof(r));
+	r.op = SVC_SCAN;
+	r.needle = needle;
+	r.needle_len = len;
+	rc = svc_submit(svc, &r);
+	if (!rc) {
+		if (view_hits)
+			*view_hits = r.view_hits;
+		if (fd_hits)
+			*fd_hits = r.fd_hits;
+	}
+	return rc;
+}
+
+void cvmbus_vm_disk_service_get_stats(struct cvmbus_vm_disk_service *svc,
+				      struct cvmbus_vm_disk_service_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	cvmbus_mutex_lock(&svc->lock);
+	*out = svc->st;
+	out->state = svc->state;
+	out->error = svc->error;
+	if (svc->guest) {
+		struct cvmbus_bounce_pool *bp = cvmbus_vm_disk_guest_bounce(svc->guest);
+
+		/* Live: the workload clears svc->guest under this lock
+		 * before it closes the storvsc. */
+		cvmbus_storvsc_get_stats(cvmbus_vm_disk_guest_vsc(svc->guest), &out->vsc);
+		if (bp)
+			cvmbus_bounce_get_stats(bp, &out->bounce);
+	} else if (svc->final_valid) {
+		out->vsc = svc->vsc_final;
+		out->bounce = svc->bounce_final;
+	}
+	cvmbus_mutex_unlock(&svc->lock);
+	cvmbus_vm_disk_get_stats(svc->disk, &out->disk);
+}
+
+const struct cvmbus_vm_report *cvmbus_vm_disk_service_report(struct cvmbus_vm_disk_service *svc)
+{
+	return cvmbus_vm_report(svc->vm);
+}
+
+void cvmbus_vm_disk_service_stop(struct cvmbus_vm_disk_service *svc)
+{
+	if (!svc)
+		return;
+	cvmbus_mutex_lock(&svc->lock);
+	if (!svc->stop_requested) {
+		svc->stop_requested = true;
+		if (svc->state == CVMBUS_VM_DISK_SERVICE_READY ||
+		    svc->state == CVMBUS_VM_DISK_SERVICE_BROKEN)
+			svc->state = CVMBUS_VM_DISK_SERVICE_STOPPING;
+		svc_fail_queue_locked(svc, -ESHUTDOWN);
+		cvmbus_cond_broadcast(&svc->work);
+		cvmbus_cond_broadcast(&svc->state_cond);
+	}
+	cvmbus_mutex_unlock(&svc->lock);
+	svc_join(svc);
+}
+
+void cvmbus_vm_disk_service_destroy(struct cvmbus_vm_disk_service *svc)
+{
+	if (!svc)
+		return;
+	cvmbus_vm_disk_service_stop(svc);
+	cvmbus_cond_destroy(&svc->state_cond);
+	cvmbus_cond_destroy(&svc->work);
+	cvmbus_mutex_destroy(&svc->rmw_lock);
+	cvmbus_mutex_destroy(&svc->lock);
+	svc_free(svc);
+}
