@@ -21,11 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cvmbus/attest.h>
 #include <cvmbus/log.h>
 #include <cvmbus/platform.h>
 #include <cvmbus/vm_config.h>
+#include <cvmbus/storage.h>
+#include <cvmbus/vm_disk.h>
 #include <cvmbus/vm_nic.h>
 
 #include "cli.h"
@@ -71,6 +74,13 @@ struct run_ctx {
 	_Atomic uint64_t host_rx, guest_rx;
 	uint64_t host_sent, guest_sent;
 	int nic_status;
+	/* The disk of the configuration: a temporary image unless one is
+	 * named, written and read back through the guest's storvsc. */
+	struct cvmbus_vm_disk *disk;
+	char disk_tmp[64];
+	bool disk_confidential, disk_bounced;
+	uint64_t disk_bytes;
+	int disk_status;
 };
 
 static void run_host_rx(void *arg, const void *frame, size_t len)
@@ -104,6 +114,59 @@ static size_t run_frame(uint8_t *f, unsigned int i)
 	for (size_t j = 14; j < len; j++)
 		f[j] = (uint8_t)(i + j);
 	return len;
+}
+
+/* The disk part of the built-in workload: write a pattern through the
+ * guest's storvsc from guest RAM, read it back into another buffer and
+ * compare, 64 KiB at a time. */
+#define RUN_DISK_CHUNK (64u * 1024u)
+
+static int run_disk_io(struct cvmbus_vm *vm, struct run_ctx *ctx)
+{
+	struct cvmbus_vm_disk_guest_config gc = { .require_confidential = ctx->disk_confidential };
+	struct cvmbus_vm_disk_guest_info info;
+	struct cvmbus_vm_disk_guest *g;
+	static uint8_t a[RUN_DISK_CHUNK], b[RUN_DISK_CHUNK];
+	uint64_t wgpa = 0, rgpa = 0, npages = RUN_DISK_CHUNK / CVMBUS_MEM_PAGE_SIZE;
+	struct cvmbus_mem *mem;
+	int rc;
+
+	rc = cvmbus_vm_disk_guest_open(vm, &gc, &g);
+	if (rc)
+		return rc;
+	cvmbus_vm_disk_guest_get_info(g, &info);
+	ctx->disk_bounced = info.bounce_pages != 0;
+	mem = cvmbus_vm_disk_guest_mem(g);
+	rc = cvmbus_mem_alloc(mem, CVMBUS_MEM_REGION_VTL0, npages, &wgpa);
+	if (!rc)
+		rc = cvmbus_mem_alloc(mem, CVMBUS_MEM_REGION_VTL0, npages, &rgpa);
+	for (uint64_t off = 0; !rc && off < 1024 * 1024 &&
+			       off + RUN_DISK_CHUNK <= info.sectors * info.block_size;
+	     off += RUN_DISK_CHUNK) {
+		uint32_t sectors = RUN_DISK_CHUNK / info.block_size;
+
+		for (size_t j = 0; j < sizeof(a); j++)
+			a[j] = (uint8_t)((off >> 16) * 31u + j * 7u + 3u);
+		rc = cvmbus_mem_write(mem, CVMBUS_MEM_VIEW_GUEST, wgpa, a, sizeof(a));
+		if (!rc)
+			rc = cvmbus_storvsc_write(cvmbus_vm_disk_guest_vsc(g), off / info.block_size,
+						  sectors, wgpa);
+		if (!rc)
+			rc = cvmbus_storvsc_read(cvmbus_vm_disk_guest_vsc(g), off / info.block_size,
+						 sectors, rgpa);
+		if (!rc)
+			rc = cvmbus_mem_read(mem, CVMBUS_MEM_VIEW_GUEST, rgpa, b, sizeof(b));
+		if (!rc && memcmp(a, b, sizeof(a)))
+			rc = -EIO;
+		if (!rc)
+			ctx->disk_bytes += RUN_DISK_CHUNK;
+	}
+	if (wgpa)
+		cvmbus_mem_free(mem, wgpa, npages);
+	if (rgpa)
+		cvmbus_mem_free(mem, rgpa, npages);
+	cvmbus_vm_disk_guest_close(g);
+	return rc;
 }
 
 /* The NIC part of the built-in workload: bring the guest's driver up, send
@@ -150,6 +213,8 @@ static int run_workload(struct cvmbus_vm *vm, void *arg)
 		ctx->vtl0_bytes = pc->vtl0_bytes;
 		ctx->vtl2_bytes = pc->vtl2_bytes;
 	}
+	if (ctx->disk)
+		ctx->disk_status = run_disk_io(vm, ctx);
 	if (ctx->nic) {
 		int rc = cvmbus_vm_nic_guest_start(ctx->nic, vm);
 
@@ -245,10 +310,53 @@ static void run_attach_devices(struct cvmbus_vm *vm, const struct cvmbus_vm_setu
 				ctx->nic_frames = 64;
 			continue;
 		}
-		snprintf(rows[i].status, sizeof(rows[i].status),
-			 "not attached: this build has no %s model in the VM yet",
-			 cvmbus_vm_device_type_name(d->type));
+		if (d->type == CVMBUS_VM_DEVICE_DISK && !ctx->disk) {
+			struct cvmbus_vm_disk_config dc = {
+				.exec = cvmbus_vm_exec(vm),
+				.image = d->disk.image,
+				.create_bytes = d->disk.size,
+				.read_only = d->disk.read_only,
+				.path = d->owner == CVMBUS_VM_OWNER_PARAVISOR
+						? CVMBUS_VM_DISK_PATH_CONFIDENTIAL
+						: CVMBUS_VM_DISK_PATH_HOST,
+			};
+			int rc;
+
+			if (!d->disk.image[0]) {
+				/* A temporary image for the run, removed after it. */
+				snprintf(ctx->disk_tmp, sizeof(ctx->disk_tmp),
+					 "/tmp/cvmbus-run-disk-%d.img", (int)getpid());
+				unlink(ctx->disk_tmp);
+				dc.image = ctx->disk_tmp;
+				if (!dc.create_bytes)
+					dc.create_bytes = 16ull << 20;
+			}
+			ctx->disk_confidential = dc.path == CVMBUS_VM_DISK_PATH_CONFIDENTIAL;
+			rc = cvmbus_vm_disk_create(&dc, &ctx->disk);
+			if (!rc)
+				rc = cvmbus_vm_disk_attach(vm, ctx->disk);
+			if (rc) {
+				cvmbus_vm_disk_destroy(ctx->disk);
+				ctx->disk = NULL;
+				snprintf(rows[i].status, sizeof(rows[i].status),
+					 "not attached: %s", strerror(-rc));
+			}
+			continue;
+		}
+		snprintf(rows[i].status, sizeof(rows[i].status), "not attached");
 	}
+}
+
+/* The devices' objects use the VM's executor: they go before the VM. */
+static void run_devices_destroy(struct run_ctx *ctx)
+{
+	if (ctx->nic)
+		cvmbus_vm_nic_destroy(ctx->nic);
+	ctx->nic = NULL;
+	cvmbus_vm_disk_destroy(ctx->disk);
+	ctx->disk = NULL;
+	if (ctx->disk_tmp[0])
+		unlink(ctx->disk_tmp);
 }
 
 /* After the run: what each attached device did. */
@@ -258,6 +366,16 @@ static void run_device_results(const struct cvmbus_vm_setup *s, struct tool_html
 	for (size_t i = 0; i < s->device_count; i++) {
 		struct cvmbus_vm_nic_stats st;
 
+		if (s->devices[i].type == CVMBUS_VM_DEVICE_DISK && ctx->disk) {
+			snprintf(rows[i].status, sizeof(rows[i].status),
+				 "%s path: %llu KiB written and read back, %s%s",
+				 ctx->disk_confidential ? "confidential" : "host",
+				 (unsigned long long)(ctx->disk_bytes / 1024),
+				 ctx->disk_bounced ? "through the bounce pool"
+						   : "no bounce (private pages)",
+				 ctx->disk_status ? " (FAILED)" : "");
+			continue;
+		}
 		if (s->devices[i].type != CVMBUS_VM_DEVICE_NIC || !ctx->nic)
 			continue;
 		cvmbus_vm_nic_get_stats(ctx->nic, &st);
@@ -400,8 +518,7 @@ int cmd_run(int argc, char **argv)
 		rc = tool_trace_tap_open(&tap, NULL);
 		if (rc) {
 			fprintf(stderr, "cvmbus run: cannot tap the trace (%d)\n", rc);
-			if (ctx.nic)
-				cvmbus_vm_nic_destroy(ctx.nic);
+			run_devices_destroy(&ctx);
 			cvmbus_vm_destroy(vm);
 			free(config_text);
 			return CVMBUS_EXIT_FAILURE;
@@ -418,6 +535,8 @@ int cmd_run(int argc, char **argv)
 	run_device_results(&s, rows, &ctx);
 	if (!rc && ctx.nic && ctx.nic_status)
 		rc = ctx.nic_status;
+	if (!rc && ctx.disk && ctx.disk_status)
+		rc = ctx.disk_status;
 
 	if (!json_stdout) {
 		tool_vm_print_report(r, stdout);
@@ -452,6 +571,7 @@ int cmd_run(int argc, char **argv)
 			printf("html report: %s\n", s.outputs.report);
 		}
 	}
+	run_devices_destroy(&ctx);
 	cvmbus_vm_destroy(vm);
 	tool_trace_tap_close(tap);
 	free(config_text);
