@@ -31,6 +31,7 @@
 #include <cvmbus/vm_disk.h>
 
 #include "commands.h"
+#include "vm_render.h"
 
 #define DISK_WHO "cvmbus disk"
 #define DISK_PLUGIN_NAME "nbdkit-cvmbus-plugin.so"
@@ -177,45 +178,20 @@ bad:
  * 1 taken, 0 not a topology option, -1 bad. */
 static int disk_topology(struct disk_opts *o, int argc, char **argv, int *i)
 {
-	const char *a = argv[*i], *name, *value = NULL, *eq;
-	char err[160], nbuf[48];
-	int has_arg;
+	const char *value = NULL;
+	char name[48];
+	int rc;
 
-	if (strncmp(a, "--", 2))
-		return 0;
-	name = a + 2;
-	eq = strchr(name, '=');
-	if (eq) {
-		size_t n = (size_t)(eq - name);
-
-		if (n >= sizeof(nbuf))
-			return 0;
-		memcpy(nbuf, name, n);
-		nbuf[n] = '\0';
-		name = nbuf;
-		value = eq + 1;
-	}
-	has_arg = cvmbus_vm_config_option_has_arg(name);
-	if (has_arg < 0)
-		return 0;
-	if (has_arg && !value) {
-		if (*i + 1 >= argc) {
-			fprintf(stderr, DISK_WHO ": --%s needs a value\n", name);
-			return -1;
-		}
-		value = argv[++*i];
-	}
-	if (cvmbus_vm_config_option(&o->vm, name, value, err, sizeof(err)) < 0) {
-		fprintf(stderr, DISK_WHO ": %s\n", err);
-		return -1;
-	}
+	rc = tool_vm_option_ex(argc, argv, i, &o->vm, DISK_WHO, name, sizeof(name), &value);
+	if (rc <= 0)
+		return rc;
 	if (!strcmp(name, "seed")) {
 		/* nbdkit's threads cannot wait inside a deterministic run. */
 		fprintf(stderr, DISK_WHO ": --seed: the disk runs on the native executor only "
 				"(nbdkit's threads are real threads)\n");
 		return -1;
 	}
-	return disk_key(o, name, has_arg ? value : "true") < 0 ? -1 : 1;
+	return disk_key(o, name, value ? value : "true") < 0 ? -1 : 1;
 }
 
 static bool disk_takes_value(const char *a)

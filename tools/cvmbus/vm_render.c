@@ -18,8 +18,8 @@
 
 /* ---- options ------------------------------------------------------------------- */
 
-int tool_vm_option(int argc, char **argv, int *i, struct cvmbus_vm_config *cfg,
-		   const char *who)
+int tool_vm_option_ex(int argc, char **argv, int *i, struct cvmbus_vm_config *cfg,
+		      const char *who, char *name_out, size_t name_cap, const char **value_out)
 {
 	const char *a = argv[*i];
 	const char *name, *value = NULL;
@@ -57,7 +57,17 @@ int tool_vm_option(int argc, char **argv, int *i, struct cvmbus_vm_config *cfg,
 		fprintf(stderr, "%s: %s\n", who, err);
 		return -1;
 	}
+	if (name_out && name_cap)
+		snprintf(name_out, name_cap, "%s", name);
+	if (value_out)
+		*value_out = has_arg ? value : NULL;
 	return 1;
+}
+
+int tool_vm_option(int argc, char **argv, int *i, struct cvmbus_vm_config *cfg,
+		   const char *who)
+{
+	return tool_vm_option_ex(argc, argv, i, cfg, who, NULL, 0, NULL);
 }
 
 /* Append to buf at *len, never past cap. */

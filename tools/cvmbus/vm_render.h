@@ -18,6 +18,10 @@
  * 1 handled, 0 not a topology option, -1 an error already printed. */
 int tool_vm_option(int argc, char **argv, int *i, struct cvmbus_vm_config *cfg,
 		   const char *who);
+/* The same, also giving the option's name (without "--") and its value
+ * (NULL for a flag) for a caller that forwards it elsewhere. */
+int tool_vm_option_ex(int argc, char **argv, int *i, struct cvmbus_vm_config *cfg,
+		      const char *who, char *name_out, size_t name_cap, const char **value_out);
 
 /* ---- aligned tables ------------------------------------------------------ */
 
