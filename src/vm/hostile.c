@@ -2225,6 +2225,17 @@ struct hh_run {
 	char why[256];      /* the first failed step or check */
 };
 
+/* The first error of a run, a job or the host wins: a later one is usually
+ * a consequence of it and would hide the cause. */
+static void hh_first_error(char *buf, size_t cap, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void hh_first_error(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+	if (!buf[0])
+		vsnprintf(buf, cap, fmt, ap);
+}
+
 static void hh_host_fail(struct hh_run *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -2234,11 +2245,9 @@ static void hh_host_fail(struct hh_run *r, const char *fmt, ...)
 	va_list ap;
 
 	cvmbus_mutex_lock(&r->lock);
-	if (!r->host_err[0]) {
-		va_start(ap, fmt);
-		vsnprintf(r->host_err, sizeof(r->host_err), fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	hh_first_error(r->host_err, sizeof(r->host_err), fmt, ap);
+	va_end(ap);
 	cvmbus_mutex_unlock(&r->lock);
 }
 
@@ -2249,10 +2258,8 @@ static void hh_fail(struct hh_run *r, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (r->why[0])
-		return;
 	va_start(ap, fmt);
-	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	hh_first_error(r->why, sizeof(r->why), fmt, ap);
 	va_end(ap);
 }
 
@@ -3283,10 +3290,8 @@ static void hh_job_fail(struct hh_job *j, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (j->why[0])
-		return;
 	va_start(ap, fmt);
-	vsnprintf(j->why, sizeof(j->why), fmt, ap);
+	hh_first_error(j->why, sizeof(j->why), fmt, ap);
 	va_end(ap);
 }
 
