@@ -288,5 +288,7 @@ void cvmbus_mem_host_view_faults(const struct cvmbus_mem_host_view *hv, uint64_t
 /* The fds the view holds (at most `max` written); returns how many. It holds
  * exactly one: its dup of the shared memfd. */
 size_t cvmbus_mem_host_view_fds(const struct cvmbus_mem_host_view *hv, int *fds, size_t max);
+/* How many pages the view's window spans (the memfd's size). */
+uint64_t cvmbus_mem_host_view_pages(const struct cvmbus_mem_host_view *hv);
 
 #endif /* CVMBUS_MEMORY_H */

@@ -263,10 +263,71 @@ fail:
 	return rc;
 }
 
+int cvmbus_mem_create_remote(int shared_fd, const struct cvmbus_mem_remote_layout *layout,
+			     cvmbus_mem_pin_fn pin_fn, void *pin_ctx, struct cvmbus_mem **out)
+{
+	struct cvmbus_mem *mem;
+	uint64_t bytes;
+	int rc;
+
+	if (!layout || !out || shared_fd < 0 || layout->vtl0_base % PAGE ||
+	    layout->vtl0_bytes % PAGE || layout->vtl2_base % PAGE || layout->vtl2_bytes % PAGE)
+		return -EINVAL;
+	mem = calloc(1, sizeof(*mem));
+	if (!mem)
+		return -ENOMEM;
+	mem->remote = true;
+	mem->pin_fn = pin_fn;
+	mem->pin_ctx = pin_ctx;
+	mem->private_fd = -1;
+	mem->shared_fd = -1;
+	mem->view[0] = mem->view[1] = MAP_FAILED;
+	mem->isolation = layout->isolation;
+	mem->shared_gpa_bits = layout->shared_gpa_bits;
+	mem->boundary = layout->boundary;
+	rc = cvmbus_mem_host_view_open(shared_fd, mem->boundary, &mem->host);
+	if (rc)
+		goto fail;
+	/* The memfd says how big the partition is; the regions must lie in
+	 * it (the host view has already checked the memfd itself). */
+	bytes = (uint64_t)cvmbus_mem_host_view_pages(mem->host) * PAGE;
+	if (layout->vtl0_bytes > bytes || layout->vtl0_base > bytes - layout->vtl0_bytes ||
+	    layout->vtl2_bytes > bytes || layout->vtl2_base > bytes - layout->vtl2_bytes) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	mem->pages = bytes / PAGE;
+	mem->region_first[CVMBUS_MEM_REGION_VTL0] = layout->vtl0_base / PAGE;
+	mem->region_pages[CVMBUS_MEM_REGION_VTL0] = layout->vtl0_bytes / PAGE;
+	mem->region_first[CVMBUS_MEM_REGION_VTL2] = layout->vtl2_base / PAGE;
+	mem->region_pages[CVMBUS_MEM_REGION_VTL2] = layout->vtl2_bytes / PAGE;
+	rc = -pthread_mutex_init(&mem->lock, NULL);
+	if (rc)
+		goto fail;
+	*out = mem;
+	return 0;
+
+fail:
+	cvmbus_mem_host_view_close(mem->host);
+	free(mem);
+	return rc;
+}
+
+bool cvmbus_mem_is_remote(const struct cvmbus_mem *mem)
+{
+	return mem && mem->remote;
+}
+
 void cvmbus_mem_destroy(struct cvmbus_mem *mem)
 {
 	if (!mem)
 		return;
+	if (mem->remote) {
+		cvmbus_mem_host_view_close(mem->host);
+		pthread_mutex_destroy(&mem->lock);
+		free(mem);
+		return;
+	}
 	cvmbus_mem_host_view_close(mem->host);
 	for (int v = 0; v < 2; v++)
 		munmap(mem->view[v], (size_t)(mem->pages * PAGE));
@@ -327,7 +388,7 @@ struct cvmbus_mem_host_view *cvmbus_mem_host(struct cvmbus_mem *mem)
 
 int cvmbus_mem_page_state(const struct cvmbus_mem *mem, uint64_t gpa)
 {
-	if (!mem || gpa / PAGE >= mem->pages)
+	if (!mem || mem->remote || gpa / PAGE >= mem->pages)
 		return -EINVAL;
 	return (int)mem_pg_state(mem->pg, gpa / PAGE);
 }
@@ -389,7 +450,7 @@ int cvmbus_mem_alias_to_gpa(const struct cvmbus_mem *mem, uint64_t alias, uint64
 
 void *cvmbus_mem_view_base(const struct cvmbus_mem *mem, enum cvmbus_mem_view view)
 {
-	if (!mem || (view != CVMBUS_MEM_VIEW_GUEST && view != CVMBUS_MEM_VIEW_PARAVISOR))
+	if (!mem || mem->remote || (view != CVMBUS_MEM_VIEW_GUEST && view != CVMBUS_MEM_VIEW_PARAVISOR))
 		return NULL;
 	return mem->view[view];
 }
@@ -402,7 +463,8 @@ static int view_range(struct cvmbus_mem *mem, enum cvmbus_mem_view view, uint64_
 {
 	uint64_t bytes, limit;
 
-	if (!mem || !len || (view != CVMBUS_MEM_VIEW_GUEST && view != CVMBUS_MEM_VIEW_PARAVISOR))
+	if (!mem || mem->remote || !len ||
+	    (view != CVMBUS_MEM_VIEW_GUEST && view != CVMBUS_MEM_VIEW_PARAVISOR))
 		return -EINVAL;
 	bytes = mem->pages * PAGE;
 	limit = view == CVMBUS_MEM_VIEW_GUEST ? mem->region_pages[CVMBUS_MEM_REGION_VTL0] * PAGE
@@ -625,7 +687,8 @@ int cvmbus_mem_set_visibility(struct cvmbus_mem *mem, enum cvmbus_mem_party part
 	size_t nchg = 0, done;
 	int rid, rc, err;
 
-	if (!mem || (count && !gpas) || (unsigned int)party >= CVMBUS_MEM_PARTY_COUNT)
+	if (!mem || mem->remote || (count && !gpas) ||
+	    (unsigned int)party >= CVMBUS_MEM_PARTY_COUNT)
 		return -EINVAL;
 	/* Only the partition decides what of it the host sees. */
 	if (party == CVMBUS_MEM_PARTY_HYPERVISOR || party == CVMBUS_MEM_PARTY_HOST)
@@ -728,6 +791,10 @@ static int pin_range(struct cvmbus_mem *mem, uint64_t gpa, uint64_t npages, int 
 	if (!mem || gpa % PAGE || !npages || gpa / PAGE >= mem->pages ||
 	    npages > mem->pages - gpa / PAGE)
 		return -EINVAL;
+	/* The host's process: the partition keeps the count (and refuses the
+	 * transitions); here there is nothing to count. */
+	if (mem->remote)
+		return mem->pin_fn ? mem->pin_fn(mem->pin_ctx, gpa, npages, delta) : 0;
 	first = gpa / PAGE;
 	pthread_mutex_lock(&mem->lock);
 	/* Check the whole range first so that a failure changes nothing. */

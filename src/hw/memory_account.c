@@ -140,7 +140,7 @@ int cvmbus_mem_exposure_page(struct cvmbus_mem *mem, uint64_t gpa,
 {
 	const struct mem_expo *e;
 
-	if (!mem || !out || gpa / PAGE >= mem->pages)
+	if (!mem || mem->remote || !out || gpa / PAGE >= mem->pages)
 		return -EINVAL;
 	pthread_mutex_lock(&mem->lock);
 	e = &mem->expo[gpa / PAGE];
@@ -182,6 +182,10 @@ void cvmbus_mem_exposure_total(struct cvmbus_mem *mem, struct cvmbus_mem_exposur
 {
 	if (!mem || !out)
 		return;
+	if (mem->remote) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
 	pthread_mutex_lock(&mem->lock);
 	totals_out(&mem->total, out);
 	pthread_mutex_unlock(&mem->lock);
@@ -205,7 +209,7 @@ int cvmbus_mem_exposure_next(struct cvmbus_mem *mem, struct cvmbus_mem_exposure_
 	const struct mem_expo *e;
 	uint64_t p, end;
 
-	if (!mem || !it || !out)
+	if (!mem || mem->remote || !it || !out)
 		return -EINVAL;
 	pthread_mutex_lock(&mem->lock);
 	p = it->next_page;
@@ -257,7 +261,7 @@ int cvmbus_mem_alloc(struct cvmbus_mem *mem, enum cvmbus_mem_region region, uint
 	uint64_t first, end, run = 0;
 	int rc = -ENOMEM;
 
-	if (!mem || !gpa || !npages || (unsigned int)region >= CVMBUS_MEM_REGION_COUNT)
+	if (!mem || mem->remote || !gpa || !npages || (unsigned int)region >= CVMBUS_MEM_REGION_COUNT)
 		return -EINVAL;
 	first = mem->region_first[region];
 	end = first + mem->region_pages[region];
@@ -288,7 +292,7 @@ int cvmbus_mem_free(struct cvmbus_mem *mem, uint64_t gpa, uint64_t npages)
 	uint64_t first;
 	int rc = 0;
 
-	if (!mem || !npages || gpa % PAGE || gpa / PAGE >= mem->pages ||
+	if (!mem || mem->remote || !npages || gpa % PAGE || gpa / PAGE >= mem->pages ||
 	    npages > mem->pages - gpa / PAGE)
 		return -EINVAL;
 	first = gpa / PAGE;

@@ -328,3 +328,8 @@ size_t cvmbus_mem_host_view_fds(const struct cvmbus_mem_host_view *hv, int *fds,
 		fds[0] = hv->fd;
 	return 1;
 }
+
+uint64_t cvmbus_mem_host_view_pages(const struct cvmbus_mem_host_view *hv)
+{
+	return hv ? hv->pages : 0;
+}

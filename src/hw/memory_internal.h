@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cvmbus/hostlink.h>
 #include <cvmbus/memory.h>
 
 /*
@@ -104,6 +105,13 @@ struct mem_totals {
 };
 
 struct cvmbus_mem {
+	/* A host-only partition memory (cvmbus_mem_create_remote, the host's
+	 * process): the host view and the layout, no private memfd, no guest
+	 * or paravisor view, no page states; pins travel through pin_fn to
+	 * the partition that enforces them. */
+	bool remote;
+	cvmbus_mem_pin_fn pin_fn;
+	void *pin_ctx;
 	enum hv_isolation_type isolation;
 	uint64_t pages;                                   /* whole GPA space */
 	uint64_t region_first[CVMBUS_MEM_REGION_COUNT];   /* page index */

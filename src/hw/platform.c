@@ -129,6 +129,10 @@ void cvmbus_platform_destroy(struct cvmbus_platform *p)
 {
 	if (!p)
 		return;
+	if (p->remote) {
+		hw_remote_destroy(p);
+		return;
+	}
 	atomic_store(&p->shutting_down, true);
 	/* Senders first (ports and their threads), then the vCPUs that take
 	 * interrupts, then what they all used. */

@@ -284,7 +284,35 @@ struct cvmbus_platform {
 	struct cvmbus_attest_platform *attest;
 	struct cvmbus_paravisor_image pv_image;
 	uint8_t pv_measurement[CVMBUS_ATTEST_DIGEST_SIZE]; /* read once, after launch */
+
+	/* The host in another process (hostlink.c): visibility changes are
+	 * forwarded to it while this is set. */
+	_Atomic(struct cvmbus_hostlink *) link;
+	/* This platform is the host's end of such a link (hostlink_remote.c):
+	 * no SynIC, vCPU or port table here; the calls the host makes travel
+	 * the socket. */
+	struct hw_remote *remote;
 };
+
+/* ---- the host in another process (hostlink.c, hostlink_remote.c) ------------------ */
+
+struct cvmbus_hostlink;
+struct hw_remote;
+void hw_hostlink_visibility(struct cvmbus_hostlink *l,
+			    const struct hv_input_modify_sparse_gpa_page_host_visibility *in,
+			    uint32_t rep_count);
+int hw_remote_port_add(struct cvmbus_platform *p, const struct cvmbus_port_config *cfg);
+int hw_remote_port_remove(struct cvmbus_platform *p, uint32_t connection_id);
+int hw_remote_synic_post(struct cvmbus_platform *p, uint32_t vp, uint32_t sint,
+			 uint32_t message_type, const void *payload, uint32_t size);
+int hw_remote_synic_signal(struct cvmbus_platform *p, uint32_t vp, uint32_t sint,
+			   uint32_t flag);
+int hw_remote_post_from(struct cvmbus_platform *p, uint32_t vp, uint32_t connection_id,
+			uint32_t message_type, const void *payload, uint32_t size,
+			uint16_t *status);
+int hw_remote_signal_from(struct cvmbus_platform *p, uint32_t vp, uint32_t connection_id,
+			  uint16_t flag_number, uint16_t *status);
+void hw_remote_destroy(struct cvmbus_platform *p);
 
 /* attest_path.c: create the security processor and launch the paravisor
  * image of p->cfg into it (platform creation, before memory and long before

@@ -148,6 +148,8 @@ int cvmbus_port_add(struct cvmbus_platform *p, const struct cvmbus_port_config *
 
 	if (!p || !cfg)
 		return -EINVAL;
+	if (p->remote)
+		return hw_remote_port_add(p, cfg);
 	rc = port_check(p, cfg);
 	if (rc)
 		return rc;
@@ -230,6 +232,8 @@ int cvmbus_port_remove(struct cvmbus_platform *p, uint32_t connection_id)
 
 	if (!p)
 		return -EINVAL;
+	if (p->remote)
+		return hw_remote_port_remove(p, connection_id);
 	cvmbus_mutex_lock(&p->ports.lock);
 	for (pp = port_bucket(p, connection_id); *pp; pp = &(*pp)->next) {
 		if ((*pp)->cfg.connection_id == connection_id) {

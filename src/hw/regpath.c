@@ -789,7 +789,7 @@ int cvmbus_hv_hypercall(struct cvmbus_platform *p, uint32_t vp, enum cvmbus_path
 {
 	struct hw_carrier *c;
 
-	if (!p || vp >= p->cfg.vcpus || !status)
+	if (!p || p->remote || vp >= p->cfg.vcpus || !status)
 		return -EINVAL;
 	if (!cvmbus_path_available(p, path) || path == CVMBUS_PATH_MSR) {
 		trace_refused(p, CVMBUS_TRACE_HYPERCALL, vp, path, 0, false, 0,
@@ -827,6 +827,8 @@ int cvmbus_hv_post_message(struct cvmbus_platform *p, uint32_t vp, enum cvmbus_p
 
 	if (size && !payload)
 		return -EINVAL;
+	if (p && p->remote)
+		return -EOPNOTSUPP;
 	post_input(&in, connection_id, message_type, payload, size);
 	return cvmbus_hv_hypercall(p, vp, path, HVCALL_POST_MESSAGE, &in, sizeof(in), NULL, 0,
 				   status);
@@ -881,6 +883,11 @@ int cvmbus_hv_post_message_from(struct cvmbus_platform *p, enum cvmbus_mem_party
 
 	if (size && !payload)
 		return -EINVAL;
+	if (p && p->remote)
+		return from == CVMBUS_MEM_PARTY_HOST ? hw_remote_post_from(p, vp, connection_id,
+									   message_type, payload,
+									   size, status)
+						     : -EPERM;
 	post_input(&in, connection_id, message_type, payload, size);
 	return party_hypercall(p, from, vp, HVCALL_POST_MESSAGE, &in, sizeof(in), status);
 }
@@ -894,6 +901,10 @@ int cvmbus_hv_signal_event_from(struct cvmbus_platform *p, enum cvmbus_mem_party
 		.flag_number = flag_number,
 	};
 
+	if (p && p->remote)
+		return from == CVMBUS_MEM_PARTY_HOST
+			       ? hw_remote_signal_from(p, vp, connection_id, flag_number, status)
+			       : -EPERM;
 	return party_hypercall(p, from, vp, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT, &in,
 			       sizeof(in), status);
 }

@@ -742,7 +742,14 @@ static enum cvmbus_mem_party synic_sender(enum cvmbus_synic_kind synic)
 int cvmbus_synic_post(struct cvmbus_platform *p, enum cvmbus_synic_kind synic, uint32_t vp,
 		      uint32_t sint, uint32_t message_type, const void *payload, uint32_t size)
 {
-	struct hw_synic *s = p ? hw_synic_of(p, synic) : NULL;
+	struct hw_synic *s;
+
+	/* The host's process: only the hypervisor's SynIC is there to reach. */
+	if (p && p->remote)
+		return synic == CVMBUS_SYNIC_HYPERVISOR
+			       ? hw_remote_synic_post(p, vp, sint, message_type, payload, size)
+			       : -EPERM;
+	s = p ? hw_synic_of(p, synic) : NULL;
 
 	if (!s)
 		return -EINVAL;
@@ -753,7 +760,12 @@ int cvmbus_synic_post(struct cvmbus_platform *p, enum cvmbus_synic_kind synic, u
 int cvmbus_synic_signal(struct cvmbus_platform *p, enum cvmbus_synic_kind synic, uint32_t vp,
 			uint32_t sint, uint32_t flag)
 {
-	struct hw_synic *s = p ? hw_synic_of(p, synic) : NULL;
+	struct hw_synic *s;
+
+	if (p && p->remote)
+		return synic == CVMBUS_SYNIC_HYPERVISOR ? hw_remote_synic_signal(p, vp, sint, flag)
+							: -EPERM;
+	s = p ? hw_synic_of(p, synic) : NULL;
 
 	if (!s)
 		return -EINVAL;
