@@ -72,6 +72,11 @@ int cvmbus_paravisor_start(struct cvmbus_paravisor *pv);
  * server; every thread joined. */
 void cvmbus_paravisor_stop(struct cvmbus_paravisor *pv);
 void cvmbus_paravisor_destroy(struct cvmbus_paravisor *pv);
+/* The host is gone (its process died, its link broke): the relay rescinds
+ * every relayed channel to the guest, answers what the guest has pending
+ * with failures, and never talks to the host again. From any thread; does
+ * not wait. The paravisor's own channels are untouched. */
+void cvmbus_paravisor_host_lost(struct cvmbus_paravisor *pv);
 
 struct cvmbus_server_glue *cvmbus_paravisor_server(struct cvmbus_paravisor *pv);
 

@@ -173,6 +173,12 @@ struct cvmbus_server_glue *cvmbus_paravisor_server(struct cvmbus_paravisor *pv)
 	return pv ? pv->glue : NULL;
 }
 
+void cvmbus_paravisor_host_lost(struct cvmbus_paravisor *pv)
+{
+	if (pv && pv->relay)
+		pv_relay_host_lost(pv->relay);
+}
+
 void cvmbus_paravisor_relay_info(struct cvmbus_paravisor *pv, struct cvmbus_relay_info *out)
 {
 	if (!out)

@@ -38,6 +38,7 @@
 #define RELAY_BELL_INBOX 0x1u
 #define RELAY_BELL_REQ   0x2u
 #define RELAY_BELL_STOP  0x4u
+#define RELAY_BELL_LOST  0x8u
 /* Host messages held for the relay thread; a full inbox makes the port's
  * handler wait, so the port's queue fills and the host's glue holds and
  * retries its replies (back-pressure, not loss). */
@@ -129,6 +130,7 @@ struct pv_relay {
 	bool port_added;
 	bool port_closing;       /* the port's handler drops instead of waiting */
 	bool stop_requested;
+	bool host_lost;          /* the host is gone: rescind all, then end */
 	enum relay_state state;
 	int start_status;        /* RELAY_PENDING, 0, or a negative errno */
 	struct relay_chan *by_host[RELAY_RELIDS];
@@ -854,6 +856,55 @@ static void relay_inbox(struct pv_relay *r)
 	} while (n);
 }
 
+/* The host is gone: no message will come from it and none can reach it.
+ * Every relayed channel is rescinded to the guest here, as if the host had
+ * rescinded each one, but nothing is released on the host; then the relay
+ * ends, and what the guest still asks gets failures (relay_requests after
+ * the loop). */
+static void relay_host_gone(struct pv_relay *r)
+{
+	relay_start_done(r, -ECONNRESET);
+	for (uint32_t i = 1; i < RELAY_RELIDS; i++) {
+		struct relay_chan *c = r->by_host[i];
+		uint32_t guest;
+		int rc;
+
+		if (!c || c->rescinded)
+			continue;
+		cvmbus_mutex_lock(&r->lock);
+		c->rescinded = true;
+		guest = c->guest_relid;
+		if (guest)
+			r->host_of_guest[guest] = 0;
+		r->info.rescinds++;
+		if (r->info.channels && guest)
+			r->info.channels--;
+		cvmbus_mutex_unlock(&r->lock);
+		if (!guest)
+			continue;
+		rc = cvmbus_server_glue_rescind(r->cfg.glue, guest);
+		if (rc && rc != -ESHUTDOWN) {
+			cvmbus_log_warn("relay: rescind of relid %u not passed on (%d)", guest, rc);
+			c->retired = true;
+		}
+	}
+	cvmbus_mutex_lock(&r->lock);
+	r->info.connected = false;
+	cvmbus_mutex_unlock(&r->lock);
+	relay_set_state(r, RELAY_DONE);
+}
+
+void pv_relay_host_lost(struct pv_relay *r)
+{
+	if (!r)
+		return;
+	cvmbus_mutex_lock(&r->lock);
+	r->host_lost = true;
+	cvmbus_cond_broadcast(&r->cond);
+	cvmbus_mutex_unlock(&r->lock);
+	cvmbus_doorbell_ring(&r->bell, RELAY_BELL_LOST);
+}
+
 /* On stop: unload if connected (the host closes what the relay had open
  * and forgets its GPADLs), otherwise just end. */
 static void relay_begin_stop(struct pv_relay *r)
@@ -894,8 +945,15 @@ static int relay_main(void *arg)
 	for (;;) {
 		enum relay_state st;
 		uint64_t now, next, timeout;
-		bool stop;
+		bool stop, lost;
 
+		cvmbus_mutex_lock(&r->lock);
+		lost = r->host_lost;
+		cvmbus_mutex_unlock(&r->lock);
+		if (lost) {
+			relay_host_gone(r);
+			break;
+		}
 		relay_inbox(r);
 		relay_requests(r);
 		cvmbus_client_tick(r->cli, cvmbus_exec_now_ns(r->exec));
@@ -925,7 +983,8 @@ static int relay_main(void *arg)
 			timeout = next > now ? next - now : 0;
 		if (timeout)
 			(void)cvmbus_doorbell_wait(&r->bell,
-						   RELAY_BELL_INBOX | RELAY_BELL_REQ | RELAY_BELL_STOP,
+						   RELAY_BELL_INBOX | RELAY_BELL_REQ | RELAY_BELL_STOP |
+							   RELAY_BELL_LOST,
 						   timeout, NULL);
 	}
 	/* Requests that raced with the end get their answers: failures. */
