@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <stdio.h>
 
@@ -68,6 +69,13 @@ struct cvmbus_vm_config {
 	 * configuration). Its policy must agree with confidential_vmbus. The
 	 * caller keeps it alive for the VM's life. */
 	const struct cvmbus_paravisor_image *paravisor_image;
+	/* The host party (its server and devices) in its own process, which
+	 * holds only the shared memfd, a socket to the hypervisor model and
+	 * its doorbells (docs/PROCESSES.md). Native executor only. */
+	bool processes;
+	/* The host process's program; NULL: $CVMBUS_HOST_BINARY, else the
+	 * cvmbus-host built next to this library, else the installed one. */
+	const char *host_binary;
 };
 
 /* SNP with a paravisor offering Confidential VMBus, max 6.0, x86_64,
@@ -298,12 +306,28 @@ enum cvmbus_vm_owner {
 
 #define CVMBUS_VM_MAX_DEVICES 6u
 
+/* How the host's process rebuilds a host device (cfg.processes): its
+ * kind, its parameters (bytes the kind's builder reads) and at most one fd
+ * passed with SCM_RIGHTS (a TAP device, say). */
+enum cvmbus_vm_remote_kind {
+	CVMBUS_VM_REMOTE_NONE = 0, /* cannot run in the host's process */
+	CVMBUS_VM_REMOTE_DISK = 1, /* struct cvmbus_vm_disk_remote (vm_disk.h) */
+	CVMBUS_VM_REMOTE_NIC = 2,  /* struct cvmbus_vm_nic_remote (vm_nic.h) */
+};
+#define CVMBUS_VM_REMOTE_PARAMS_MAX 4096u
+
 struct cvmbus_vm_device {
 	const char *name;                  /* for reports: "disk", "nic" */
 	enum cvmbus_vm_owner owner;
 	struct cvmbus_offer_params offer;
 	const struct cvmbus_vsp_ops *ops;
 	void *ctx;
+	/* A host device in a VM with cfg.processes: */
+	enum cvmbus_vm_remote_kind remote;
+	const void *remote_params;
+	size_t remote_params_len;
+	bool remote_has_fd;
+	int remote_fd; /* the caller keeps it; the host gets a copy */
 };
 
 /* Before a run: 0; -EBUSY during a run, -ENOSPC past the maximum,
@@ -341,6 +365,13 @@ struct cvmbus_platform *cvmbus_vm_platform(struct cvmbus_vm *vm);
 struct cvmbus_guest *cvmbus_vm_guest(struct cvmbus_vm *vm);
 struct cvmbus_server_glue *cvmbus_vm_host_server(struct cvmbus_vm *vm);
 struct cvmbus_paravisor *cvmbus_vm_paravisor(struct cvmbus_vm *vm);
+/* With cfg.processes, during a run: the host process's pid (0 otherwise),
+ * and whether it was lost (died, or broke the link). */
+pid_t cvmbus_vm_host_pid(struct cvmbus_vm *vm);
+bool cvmbus_vm_host_lost(struct cvmbus_vm *vm);
+/* The whole of the host program (tools/cvmbus-host): serve the VM whose
+ * control socket is ctl_fd. The exit status: 0, 1 (failed), 2 (no start). */
+int cvmbus_host_process_main(int ctl_fd);
 /* Record the steady state into the report: channels (offers, owners, ring
  * state, SynIC), the host-visible ranges and reasons, and the scan of each
  * channel's secret (set with cvmbus_vm_set_secret). During a run only. */

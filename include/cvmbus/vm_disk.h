@@ -108,6 +108,23 @@ void cvmbus_vm_disk_offer_params(const struct cvmbus_vm_disk *disk,
  * glue hands over (through that role's view of memory), close stops and
  * frees it. ctx is the struct cvmbus_vm_disk. */
 const struct cvmbus_vsp_ops *cvmbus_vm_disk_vsp_ops(void);
+/* What the host's process needs to open the same disk on its own (a VM
+ * with cfg.processes): the host opens the image itself, as a real host
+ * owns its disk files. */
+struct cvmbus_vm_disk_remote {
+	char image[1024];
+	uint32_t read_only;
+	uint32_t instance;
+	uint32_t vsp_workers;
+	uint32_t vsp_queue_depth;
+};
+/* In the host's process: the disk of a description (len bytes of a
+ * struct cvmbus_vm_disk_remote), serving the host path with
+ * cvmbus_vm_disk_vsp_ops(). 0, -EINVAL, or what cvmbus_vm_disk_create
+ * returns. */
+int cvmbus_vm_disk_remote_build(struct cvmbus_exec *exec, const void *params, size_t len,
+				void **out);
+
 /* cvmbus_vm_add_device with the owner the path implies (-EINVAL for the
  * confidential path on a VM without a paravisor). Before a run. */
 int cvmbus_vm_disk_attach(struct cvmbus_vm *vm, struct cvmbus_vm_disk *disk);

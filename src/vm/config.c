@@ -30,7 +30,10 @@ const char cvmbus_vm_options_help[] =
 	"  --attest none|require|fallback verify the paravisor's measurement before\n"
 	"                                 Confidential VMBus (default none)\n"
 	"  --expect HEX                   a pinned SHA-384 measurement (96 hex digits;\n"
-	"                                 repeat for up to 4; see cvmbus attest measure)\n";
+	"                                 repeat for up to 4; see cvmbus attest measure)\n"
+	"  --processes                    the host (its server and devices) in its own\n"
+	"                                 process (cvmbus-host, or $CVMBUS_HOST_BINARY),\n"
+	"                                 holding only shared memory\n";
 
 void cvmbus_vm_config_default(struct cvmbus_vm_config *cfg)
 {
@@ -85,7 +88,7 @@ static const struct option_spec specs[] = {
 	{ "arch", true },             { "detect", true },
 	{ "vcpus", true },            { "seed", true },
 	{ "native", false },          { "attest", true },
-	{ "expect", true },
+	{ "expect", true },           { "processes", false },
 };
 
 int cvmbus_vm_config_option_has_arg(const char *name)
@@ -207,6 +210,10 @@ int cvmbus_vm_config_option(struct cvmbus_vm_config *cfg, const char *name, cons
 		memcpy(cfg->expect[cfg->expect_count++], m, sizeof(m));
 		return 1;
 	}
+	if (!strcmp(name, "processes")) {
+		cfg->processes = true;
+		return 1;
+	}
 	/* native */
 	cfg->deterministic = false;
 	return 1;
@@ -228,6 +235,10 @@ int cvmbus_vm_config_check(const struct cvmbus_vm_config *cfg, char *err, size_t
 		return fail(err, errlen, -EINVAL, "vcpus must be 1..64%s%s", "", "");
 	if (!cvmbus_wire_version_known(cfg->max_version) || cfg->max_version < CVMBUS_VERSION_2_4)
 		return fail(err, errlen, -EINVAL, "max version must be 2.4..6.0%s%s", "", "");
+	if (cfg->processes && cfg->deterministic)
+		return fail(err, errlen, -EINVAL,
+			    "--processes needs the native executor (a seed cannot schedule %s%s)",
+			    "another process", "");
 	if (cfg->attest != CVMBUS_VM_ATTEST_NONE && (!cfg->paravisor || !cfg->expect_count))
 		return fail(err, errlen, -EINVAL,
 			    "--attest needs a paravisor and at least one --expect measurement%s%s",
@@ -245,11 +256,11 @@ int cvmbus_vm_config_format(const struct cvmbus_vm_config *cfg, char *buf, size_
 		snprintf(exec, sizeof(exec), "seed=%" PRIu64, cfg->seed);
 	else
 		snprintf(exec, sizeof(exec), "native");
-	return snprintf(buf, cap, "%s%s %s max %s detect=%s vcpus=%u %s",
+	return snprintf(buf, cap, "%s%s %s max %s detect=%s vcpus=%u %s%s",
 			cvmbus_isolation_name(cfg->isolation),
 			!cfg->paravisor ? ""
 			: cfg->confidential_vmbus ? "+paravisor(confidential)"
 						  : "+paravisor",
 			cvmbus_arch_name(cfg->arch), ver, cvmbus_detect_name(cfg->detect), cfg->vcpus,
-			exec);
+			exec, cfg->processes ? " processes" : "");
 }

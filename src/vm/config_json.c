@@ -368,7 +368,7 @@ static int parse_topology(const json_t *t, struct cvmbus_vm_config *cfg, char *e
 {
 	static const char *const keys[] = { "isolation", "paravisor", "confidential_vmbus",
 					    "max_version", "arch", "detect", "vcpus", "seed",
-					    "attest", "expect", NULL };
+					    "attest", "expect", "processes", NULL };
 	static const char *const attests[] = { "none", "require", "fallback", NULL };
 	static const char *const isolations[] = { "none", "vbs", "snp", "tdx", NULL };
 	static const char *const arches[] = { "x86_64", "arm64", NULL };
@@ -387,7 +387,8 @@ static int parse_topology(const json_t *t, struct cvmbus_vm_config *cfg, char *e
 			   &idx, err, errlen)))
 		return rc;
 	cfg->isolation = (enum hv_isolation_type)idx;
-	if ((rc = get_bool(t, "topology", "paravisor", &cfg->paravisor, err, errlen)) ||
+	if ((rc = get_bool(t, "topology", "processes", &cfg->processes, err, errlen)) ||
+	    (rc = get_bool(t, "topology", "paravisor", &cfg->paravisor, err, errlen)) ||
 	    (rc = get_bool(t, "topology", "confidential_vmbus", &cfg->confidential_vmbus, err,
 			   errlen)))
 		return rc;
@@ -1049,6 +1050,8 @@ static int topology_option(struct cvmbus_vm_setup_builder *b, const char *name,
 		if (!copy || json_array_append_new(copy, json_string(value)))
 			return -ENOMEM;
 		rc = builder_put(b, "topology.expect", copy, err, errlen);
+	} else if (!strcmp(name, "processes")) {
+		rc = builder_put(b, "topology.processes", json_true(), err, errlen);
 	} else /* native */
 		rc = builder_put(b, "topology.seed", json_null(), err, errlen);
 	return rc ? rc : 1;
@@ -1274,6 +1277,8 @@ char *cvmbus_vm_setup_to_json(const struct cvmbus_vm_setup *s)
 			text_json(s->outputs.json));
 	if (!doc)
 		return NULL;
+	if (t->processes)
+		json_object_set_new(json_object_get(doc, "topology"), "processes", json_true());
 	/* Attestation only when asked for, so that the printed default stays
 	 * the embedded text. */
 	if (t->attest != CVMBUS_VM_ATTEST_NONE || t->expect_count) {

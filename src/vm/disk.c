@@ -75,6 +75,8 @@ struct cvmbus_vm_disk {
 	struct cvmbus_storvsp *vsp;
 	uint64_t opens, closes, vsp_stops;
 	struct cvmbus_storvsp_stats done; /* of the VSPs already freed */
+	/* What a host's process needs to open this disk (attach, host path). */
+	struct cvmbus_vm_disk_remote remote;
 };
 
 int cvmbus_vm_disk_create(const struct cvmbus_vm_disk_config *cfg, struct cvmbus_vm_disk **out)
@@ -274,7 +276,51 @@ int cvmbus_vm_disk_attach(struct cvmbus_vm *vm, struct cvmbus_vm_disk *disk)
 	cvmbus_vm_disk_offer_params(disk, &dev.offer);
 	dev.ops = &disk_vsp_ops;
 	dev.ctx = disk;
+	/* The description is copied by cvmbus_vm_add_device's caller-owned
+	 * contract: it lives in the disk, which outlives every run. */
+	if (dev.owner == CVMBUS_VM_OWNER_HOST) {
+		struct cvmbus_vm_disk_remote *rd = &disk->remote;
+
+		memset(rd, 0, sizeof(*rd));
+		if (strlen(disk->image) >= sizeof(rd->image))
+			return -ENAMETOOLONG;
+		memcpy(rd->image, disk->image, strlen(disk->image) + 1);
+		rd->read_only = disk->cfg.read_only;
+		rd->instance = disk->cfg.instance;
+		rd->vsp_workers = disk->cfg.vsp_workers;
+		rd->vsp_queue_depth = disk->cfg.vsp_queue_depth;
+		dev.remote = CVMBUS_VM_REMOTE_DISK;
+		dev.remote_params = rd;
+		dev.remote_params_len = sizeof(*rd);
+	}
 	return cvmbus_vm_add_device(vm, &dev);
+}
+
+int cvmbus_vm_disk_remote_build(struct cvmbus_exec *exec, const void *params, size_t len,
+				void **out)
+{
+	struct cvmbus_vm_disk_remote rd;
+	struct cvmbus_vm_disk_config c;
+	struct cvmbus_vm_disk *d;
+	int rc;
+
+	if (!exec || !params || !out || len != sizeof(rd))
+		return -EINVAL;
+	memcpy(&rd, params, sizeof(rd));
+	if (!memchr(rd.image, '\0', sizeof(rd.image)) || !rd.image[0])
+		return -EINVAL;
+	memset(&c, 0, sizeof(c));
+	c.exec = exec;
+	c.image = rd.image;
+	c.read_only = rd.read_only != 0;
+	c.path = CVMBUS_VM_DISK_PATH_HOST;
+	c.instance = rd.instance;
+	c.vsp_workers = rd.vsp_workers;
+	c.vsp_queue_depth = rd.vsp_queue_depth;
+	rc = cvmbus_vm_disk_create(&c, &d);
+	if (!rc)
+		*out = d;
+	return rc;
 }
 
 uint64_t cvmbus_vm_disk_bytes(const struct cvmbus_vm_disk *disk)

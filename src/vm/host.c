@@ -27,6 +27,9 @@ int vm_host_start(struct cvmbus_vm *vm)
 	struct cvmbus_offer_params op;
 	int rc;
 
+	h->ctl = -1;
+	if (vm->cfg.processes)
+		return vm_hostproc_start(vm);
 	cvmbus_server_glue_config_init(&gc, vm->p, CVMBUS_SERVER_ROLE_HOST);
 	if (vm->cfg.paravisor)
 		gc.relay_inbound_connection_id = CVMBUS_RELAY_INBOUND_CONNECTION_ID;
@@ -60,6 +63,10 @@ int vm_host_start(struct cvmbus_vm *vm)
 
 void vm_host_stop(struct cvmbus_vm *vm)
 {
+	if (vm->cfg.processes) {
+		vm_hostproc_stop(vm);
+		return;
+	}
 	/* Stopping the glue closes every open channel through the device,
 	 * which joins its receive loops. */
 	if (vm->host.glue)

@@ -10,7 +10,9 @@
 #ifndef CVMBUS_VM_INTERNAL_H
 #define CVMBUS_VM_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -32,6 +34,12 @@ struct vm_host {
 	struct cvmbus_server_glue *glue;
 	struct cvmbus_echo *echo;
 	uint32_t relid;
+	/* cfg.processes (host_process.c): the host's process, its control
+	 * socket (-1: none) and the partition's end of its link. */
+	pid_t pid;
+	int ctl;
+	struct cvmbus_hostlink *link;
+	_Atomic bool lost;
 };
 
 struct vm_para {
@@ -77,6 +85,10 @@ int vm_offer_devices(struct cvmbus_vm *vm, enum cvmbus_vm_owner owner,
 int vm_host_start(struct cvmbus_vm *vm);
 void vm_host_stop(struct cvmbus_vm *vm);
 void vm_host_destroy(struct cvmbus_vm *vm);
+
+/* host_process.c: the host party in its own process. */
+int vm_hostproc_start(struct cvmbus_vm *vm);
+void vm_hostproc_stop(struct cvmbus_vm *vm);
 
 /* para.c */
 int vm_para_start(struct cvmbus_vm *vm);

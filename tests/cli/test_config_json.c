@@ -211,7 +211,7 @@ static void test_unknown_keys(void **state)
 		"topolgy: unknown key (known: topology, devices, workload, outputs)");
 	refused("{\"topology\": {\"vcpu\": 2}}",
 		"topology.vcpu: unknown key (known: isolation, paravisor, confidential_vmbus, "
-		"max_version, arch, detect, vcpus, seed, attest, expect)");
+		"max_version, arch, detect, vcpus, seed, attest, expect, processes)");
 	refused("{\"devices\": [{\"type\": \"disk\", \"size\": \"1M\", \"backend\": \"tap\"}]}",
 		"devices[0].backend: unknown key (known: type, owner, image, size, read_only)");
 	refused("{\"workload\": {\"packet\": 1}}",
