@@ -456,5 +456,10 @@ void cvmbus_vm_check(const struct cvmbus_vm_report *r, struct cvmbus_vm_cell_res
  * exist is marked n/a (not run). Returns 0 (see out->pass) or -ENOMEM. */
 int cvmbus_vm_run_cell(const struct cvmbus_vm_cell *c, bool deterministic, uint64_t seed,
 		       const struct cvmbus_vm_workload *wl, struct cvmbus_vm_cell_result *out);
+/* The same, with the host in its own process when `processes` (native
+ * executor only: a deterministic cell with processes fails its check). */
+int cvmbus_vm_run_cell_ex(const struct cvmbus_vm_cell *c, bool deterministic, uint64_t seed,
+			  bool processes, const struct cvmbus_vm_workload *wl,
+			  struct cvmbus_vm_cell_result *out);
 
 #endif /* CVMBUS_VM_H */

@@ -230,6 +230,13 @@ void cvmbus_vm_check(const struct cvmbus_vm_report *r, struct cvmbus_vm_cell_res
 int cvmbus_vm_run_cell(const struct cvmbus_vm_cell *c, bool deterministic, uint64_t seed,
 		       const struct cvmbus_vm_workload *wl, struct cvmbus_vm_cell_result *out)
 {
+	return cvmbus_vm_run_cell_ex(c, deterministic, seed, false, wl, out);
+}
+
+int cvmbus_vm_run_cell_ex(const struct cvmbus_vm_cell *c, bool deterministic, uint64_t seed,
+			  bool processes, const struct cvmbus_vm_workload *wl,
+			  struct cvmbus_vm_cell_result *out)
+{
 	struct cvmbus_vm_config cfg;
 	struct cvmbus_vm *vm = NULL;
 	char err[160] = "";
@@ -239,6 +246,7 @@ int cvmbus_vm_run_cell(const struct cvmbus_vm_cell *c, bool deterministic, uint6
 	out->cell = *c;
 	cvmbus_vm_cell_name(c, out->name, sizeof(out->name));
 	cvmbus_vm_cell_config(c, deterministic, seed, &cfg);
+	cfg.processes = processes;
 	out->report.config = cfg;
 	cvmbus_vm_config_format(&cfg, out->report.config_text, sizeof(out->report.config_text));
 	rc = cvmbus_vm_config_check(&cfg, err, sizeof(err));

@@ -258,8 +258,10 @@ def nbdinfo(ex, label, size=64 * MIB):
         check(key in out, f"{label}: nbdinfo --json lacks {key}")
 
 
-def part_path(plugin, tmp, path):
-    keys = ["path=" + path, "bounce=128"]
+def part_path(plugin, tmp, path, processes=False):
+    # processes: the host (its server and storvsp) runs in cvmbus-host, a
+    # process of its own holding only the shared memfd; nothing else changes.
+    keys = ["path=" + path, "bounce=128"] + (["processes=true"] if processes else [])
     ex = Export(plugin, tmp, path, keys)
     try:
         nbdinfo(ex, path)
@@ -477,6 +479,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="cvmbus-nbd-") as tmp:
         if a.part in ("confidential", "host"):
             part_path(a.plugin, tmp, a.part)
+        elif a.part in ("confidential-processes", "host-processes"):
+            part_path(a.plugin, tmp, a.part.split("-")[0], processes=True)
         elif a.part == "no-paravisor":
             part_no_paravisor(a.plugin, tmp)
         elif a.part == "exposure":

@@ -337,6 +337,9 @@ static int check_run(const struct cvmbus_vm_cell *c, const struct cvmbus_vm_repo
 #undef CHECK
 
 /* Boot the cell (native, or det with seed), keep the trace, check it. */
+/* `cell NAME processes`: the host runs in its own process (cvmbus-host). */
+static bool g_processes;
+
 static int run_cell(const struct cvmbus_vm_cell *c, bool det, uint64_t seed, char *why,
 		    size_t whylen)
 {
@@ -346,6 +349,7 @@ static int run_cell(const struct cvmbus_vm_cell *c, bool det, uint64_t seed, cha
 	int rc;
 
 	cvmbus_vm_cell_config(c, det, seed, &cfg);
+	cfg.processes = g_processes;
 	rc = cvmbus_vm_create(&cfg, &vm, err, sizeof(err));
 	if (rc) {
 		snprintf(why, whylen, "create: %s (%d)", err, rc);
@@ -787,7 +791,9 @@ int main(int argc, char **argv)
 {
 	/* The parties' progress lines would bury cmocka's output. */
 	cvmbus_log_set_level(CVMBUS_LOG_WARN);
-	if (argc == 3 && !strcmp(argv[1], "cell")) {
+	if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "processes"))) &&
+	    !strcmp(argv[1], "cell")) {
+		g_processes = argc == 4;
 		const struct CMUnitTest t[] = { cmocka_unit_test(test_one_cell) };
 
 		if (cvmbus_vm_cell_parse(argv[2], &g_cell)) {

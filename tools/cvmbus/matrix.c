@@ -29,12 +29,13 @@ static void matrix_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: cvmbus matrix [--json] [--seed N | --native] [--cell FILTER] [--packets N]\n"
-		"                     [--verbose]\n"
+		"                     [--processes] [--verbose]\n"
 		"\n"
 		"Run every cell of {no-paravisor, paravisor} x {none, vbs, snp, tdx} x\n"
 		"{5.0, 6.0} x {x86_64, arm64} with the default workload and check what the\n"
 		"host can see against coco.rst. Cells are named like paravisor/snp/6.0/x86_64;\n"
 		"FILTER is a full name or components joined by ',' or '/' (e.g. snp,6.0).\n"
+		"--processes runs each cell's host in its own process (native executor).\n"
 		"Exit 0 iff every applicable cell passed.\n");
 }
 
@@ -94,7 +95,7 @@ int cmd_matrix(int argc, char **argv)
 	struct cvmbus_vm_cell_result *res;
 	struct cvmbus_vm_workload wl = { 0 };
 	const char *filter = NULL;
-	bool json = false, det = false;
+	bool json = false, det = false, processes = false;
 	uint64_t seed = 0;
 	size_t ncells, nres = 0, passed = 0, failed = 0, na = 0;
 	struct tool_progress pg;
@@ -120,6 +121,8 @@ int cmd_matrix(int argc, char **argv)
 			json = true;
 		} else if (!strcmp(a, "--native")) {
 			det = false;
+		} else if (!strcmp(a, "--processes")) {
+			processes = true;
 		} else if (!strcmp(a, "--seed") && i + 1 < argc) {
 			struct cvmbus_vm_config tmp;
 			char err[160];
@@ -160,7 +163,7 @@ int cmd_matrix(int argc, char **argv)
 		tool_progress_update(&pg, i);
 		if (!cvmbus_vm_cell_match(&cells[i], filter))
 			continue;
-		if (cvmbus_vm_run_cell(&cells[i], det, seed, &wl, &res[nres])) {
+		if (cvmbus_vm_run_cell_ex(&cells[i], det, seed, processes, &wl, &res[nres])) {
 			fprintf(stderr, "cvmbus matrix: out of memory\n");
 			free(res);
 			return CVMBUS_EXIT_FAILURE;

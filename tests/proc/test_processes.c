@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The host in its own process, checked by the operating system rather than
+ * by our own bookkeeping (issue: real isolation; docs/PROCESSES.md).
+ *
+ *   test_host_holds_no_private  /proc/PID/maps and /proc/PID/fd of the
+ *                               running cvmbus-host: no mapping and no fd is
+ *                               the private memfd (compared by inode), and
+ *                               the shared memfd is there (so the check
+ *                               looks at the right things).
+ *   test_canary_scan            a random 32-byte secret through the
+ *                               confidential channel and another through the
+ *                               relayed one, then every readable mapping of
+ *                               the host process read through /proc/PID/mem:
+ *                               zero copies of the first, at least one of the
+ *                               second (the scan works).
+ *   test_host_crash             SIGKILL the host while a thread keeps host-
+ *                               path echoes in flight: that thread's request
+ *                               ends with -ESHUTDOWN (the relay rescinded the
+ *                               host's channels) inside its 5 s timeout, the
+ *                               confidential channel goes on echoing, the
+ *                               run ends cleanly.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <cvmbus/echo.h>
+#include <cvmbus/guest.h>
+#include <cvmbus/log.h>
+#include <cvmbus/vm.h>
+
+#define SEC          1000000000ull
+#define HOST_ECHO    0x0057e001u /* src/vm/vm_internal.h: the host's echo */
+#define PARA_ECHO    0x0057e002u /* the paravisor's */
+#define SECRET_BYTES 32u
+
+static void vm_config(struct cvmbus_vm_config *cfg)
+{
+	cvmbus_vm_config_default(cfg); /* SNP, paravisor, Confidential VMBus */
+	cfg->processes = true;
+}
+
+/* Open the echo channel whose instance starts with `inst`. */
+static struct cvmbus_channel *open_echo(struct cvmbus_guest *g, uint32_t inst, uint32_t *relid)
+{
+	struct cvmbus_guest_offer offers[16];
+	struct cvmbus_guest_open_params op = {
+		.send_bytes = 4 * 4096,
+		.recv_bytes = 4 * 4096,
+	};
+	struct cvmbus_channel *ch = NULL;
+	size_t n = 0;
+
+	if (cvmbus_guest_offers(g, offers, 16, &n))
+		return NULL;
+	for (size_t i = 0; i < n && i < 16; i++) {
+		if (offers[i].if_instance.data1 != inst || offers[i].rescinded)
+			continue;
+		if (cvmbus_guest_open(g, offers[i].relid, &op, &ch))
+			return NULL;
+		*relid = offers[i].relid;
+		return ch;
+	}
+	return NULL;
+}
+
+static int echo_bytes(struct cvmbus_channel *ch, const uint8_t *msg, size_t len,
+		      uint64_t timeout_ns)
+{
+	struct cvmbus_echo_vsc v;
+	uint8_t reply[256];
+	size_t rlen = 0;
+	int rc;
+
+	cvmbus_echo_vsc_init(&v, ch);
+	rc = cvmbus_echo_call(&v, msg, len, reply, sizeof(reply), &rlen, timeout_ns);
+	if (!rc && (rlen < len || memcmp(reply, msg, len)))
+		rc = -EPROTO;
+	explicit_bzero(reply, sizeof(reply));
+	return rc;
+}
+
+/* The inode of our own memfd named `name` ("cvmbus-private"), 0 if none. */
+static ino_t own_memfd_inode(const char *name)
+{
+	char want[64], path[320], link[256];
+	struct dirent *de;
+	ino_t ino = 0;
+	DIR *d = opendir("/proc/self/fd");
+
+	snprintf(want, sizeof(want), "/memfd:%s", name);
+	while (d && (de = readdir(d))) {
+		struct stat st;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (!strncmp(link, want, strlen(want)) && stat(path, &st) == 0) {
+			ino = st.st_ino;
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return ino;
+}
+
+/* ---- test_host_holds_no_private -------------------------------------------------- */
+
+struct maps_result {
+	int status;
+	ino_t private_ino;
+	unsigned int maps_private, maps_shared, fds_private, fds_shared, fds_total;
+};
+
+static int maps_workload(struct cvmbus_vm *vm, void *arg)
+{
+	struct maps_result *r = arg;
+	pid_t pid = cvmbus_vm_host_pid(vm);
+	char path[64], line[512], link[256];
+	struct dirent *de;
+	uint32_t relid;
+	FILE *f;
+	DIR *d;
+
+	/* A host-path channel open, so the host has rings mapped right now. */
+	if (pid <= 0 || !open_echo(cvmbus_vm_guest(vm), HOST_ECHO, &relid))
+		return r->status = -ENOENT;
+	r->private_ino = own_memfd_inode("cvmbus-private");
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return r->status = -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long ino = 0;
+		char dev[32];
+
+		/* start-end perms offset dev inode path */
+		if (sscanf(line, "%*s %*s %*s %31s %llu", dev, &ino) != 2)
+			continue;
+		if (strstr(line, "cvmbus-private") || (r->private_ino && ino == r->private_ino))
+			r->maps_private++;
+		if (strstr(line, "memfd:cvmbus-shared"))
+			r->maps_shared++;
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return r->status = -errno;
+	while ((de = readdir(d))) {
+		char fdpath[400];
+		struct stat st;
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		r->fds_total++;
+		if (strstr(link, "cvmbus-private") ||
+		    (stat(fdpath, &st) == 0 && r->private_ino && st.st_ino == r->private_ino))
+			r->fds_private++;
+		if (strstr(link, "memfd:cvmbus-shared"))
+			r->fds_shared++;
+	}
+	closedir(d);
+	r->status = cvmbus_guest_close(cvmbus_vm_guest(vm), relid);
+	return r->status;
+}
+
+static void test_host_holds_no_private(void **state)
+{
+	struct cvmbus_vm_config cfg;
+	struct maps_result r;
+	struct cvmbus_vm *vm;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	vm_config(&cfg);
+	assert_int_equal(cvmbus_vm_create(&cfg, &vm, NULL, 0), 0);
+	assert_int_equal(cvmbus_vm_run(vm, maps_workload, &r), 0);
+	cvmbus_vm_destroy(vm);
+	assert_int_equal(r.status, 0);
+	print_message("host process: %u fds (%u shared memfd, %u private), %u shared-memfd "
+		      "mappings, %u private\n", r.fds_total, r.fds_shared, r.fds_private,
+		      r.maps_shared, r.maps_private);
+	/* The partition has its private memfd (what we compare against)... */
+	assert_true(r.private_ino != 0);
+	/* ...the host has none of it, in no mapping and no fd... */
+	assert_int_equal(r.maps_private, 0);
+	assert_int_equal(r.fds_private, 0);
+	/* ...and does have the shared memfd: one fd (its view's dup) and the
+	 * pages mapped now (rings, SynIC pages), so the check saw memfds. */
+	assert_int_equal(r.fds_shared, 1);
+	assert_true(r.maps_shared >= 1);
+	/* stdin/out/err, the control socket, the link, the view's memfd, the
+	 * epoll and its wake eventfd, one doorbell per event port: nothing
+	 * that grows with the partition. */
+	assert_true(r.fds_total < 32);
+}
+
+/* ---- test_canary_scan -------------------------------------------------------------- */
+
+struct canary_result {
+	int status;
+	uint64_t hits_confidential, hits_relayed;
+	uint64_t regions, bytes;
+};
+
+/* Count copies of needle in every readable mapping of pid. */
+static int scan_process(pid_t pid, const uint8_t *needle, size_t len, uint64_t *hits,
+			uint64_t *regions, uint64_t *bytes)
+{
+	char path[64], line[512];
+	uint8_t *buf = malloc(1u << 20);
+	FILE *maps;
+	int mem;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	maps = fopen(path, "r");
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	mem = open(path, O_RDONLY);
+	if (!buf || !maps || mem < 0) {
+		int rc = -errno;
+
+		free(buf);
+		if (maps)
+			fclose(maps);
+		if (mem >= 0)
+			close(mem);
+		return rc ? rc : -ENOMEM;
+	}
+	*hits = 0;
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long long start, end;
+		char perms[8];
+
+		if (sscanf(line, "%llx-%llx %7s", &start, &end, perms) != 3 || perms[0] != 'r')
+			continue;
+		(*regions)++;
+		/* Chunks overlap by len-1 bytes so no copy straddles unseen. */
+		for (unsigned long long off = start; off < end;) {
+			size_t want = end - off < (1u << 20) ? (size_t)(end - off) : (1u << 20);
+			ssize_t n = pread(mem, buf, want, (off_t)off);
+
+			if (n <= 0)
+				break; /* [vvar] and friends cannot be read */
+			*bytes += (uint64_t)n;
+			for (ssize_t i = 0; i + (ssize_t)len <= n; i++)
+				if (buf[i] == needle[0] && !memcmp(buf + i, needle, len))
+					(*hits)++;
+			if ((size_t)n < want || off + (unsigned long long)n >= end)
+				break;
+			off += (unsigned long long)n - (len - 1);
+		}
+	}
+	fclose(maps);
+	close(mem);
+	free(buf);
+	return 0;
+}
+
+static int canary_workload(struct cvmbus_vm *vm, void *arg)
+{
+	struct canary_result *r = arg;
+	struct cvmbus_guest *g = cvmbus_vm_guest(vm);
+	uint8_t secret_conf[SECRET_BYTES], secret_relayed[SECRET_BYTES];
+	struct cvmbus_channel *conf, *relayed;
+	uint32_t conf_relid = 0, relayed_relid = 0;
+	uint64_t scratch = 0;
+	pid_t pid = cvmbus_vm_host_pid(vm);
+
+	conf = open_echo(g, PARA_ECHO, &conf_relid);
+	relayed = open_echo(g, HOST_ECHO, &relayed_relid);
+	if (pid <= 0 || !conf || !relayed)
+		return r->status = -ENOENT;
+	if (getrandom(secret_conf, sizeof(secret_conf), 0) != (ssize_t)sizeof(secret_conf) ||
+	    getrandom(secret_relayed, sizeof(secret_relayed), 0) != (ssize_t)sizeof(secret_relayed))
+		return r->status = -EIO;
+	/* Through each channel's data, and back: the bytes were in its ring
+	 * both ways and in its device's buffers. */
+	r->status = echo_bytes(conf, secret_conf, sizeof(secret_conf), 5 * SEC);
+	if (!r->status)
+		r->status = echo_bytes(relayed, secret_relayed, sizeof(secret_relayed), 5 * SEC);
+	/* While both channels are open, the whole host process. */
+	if (!r->status)
+		r->status = scan_process(pid, secret_conf, sizeof(secret_conf), &r->hits_confidential,
+					 &r->regions, &r->bytes);
+	if (!r->status)
+		r->status = scan_process(pid, secret_relayed, sizeof(secret_relayed),
+					 &r->hits_relayed, &scratch, &scratch);
+	explicit_bzero(secret_conf, sizeof(secret_conf));
+	explicit_bzero(secret_relayed, sizeof(secret_relayed));
+	if (!r->status)
+		r->status = cvmbus_guest_close(g, conf_relid);
+	if (!r->status)
+		r->status = cvmbus_guest_close(g, relayed_relid);
+	return r->status;
+}
+
+static void test_canary_scan(void **state)
+{
+	struct cvmbus_vm_config cfg;
+	struct canary_result r;
+	struct cvmbus_vm *vm;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	vm_config(&cfg);
+	assert_int_equal(cvmbus_vm_create(&cfg, &vm, NULL, 0), 0);
+	assert_int_equal(cvmbus_vm_run(vm, canary_workload, &r), 0);
+	cvmbus_vm_destroy(vm);
+	assert_int_equal(r.status, 0);
+	print_message("host process: %llu readable regions, %llu bytes read; secret copies: "
+		      "confidential %llu, relayed %llu\n", (unsigned long long)r.regions,
+		      (unsigned long long)r.bytes, (unsigned long long)r.hits_confidential,
+		      (unsigned long long)r.hits_relayed);
+	/* The scan read the host process (its heap, stacks, the shared
+	 * window's mapped pages)... */
+	assert_true(r.regions > 10);
+	assert_true(r.bytes > (1u << 20));
+	/* ...found the relayed channel's secret (ring, device buffers)... */
+	assert_true(r.hits_relayed >= 1);
+	/* ...and not one copy of the confidential channel's. */
+	assert_int_equal(r.hits_confidential, 0);
+}
+
+/* ---- test_host_crash ------------------------------------------------------------------ */
+
+struct crash_loop {
+	struct cvmbus_channel *ch;
+	_Atomic unsigned int done_calls;
+	_Atomic int last_rc;
+};
+
+static int host_loop(void *arg)
+{
+	struct crash_loop *l = arg;
+	uint8_t msg[64];
+
+	for (unsigned int i = 0;; i++) {
+		int rc;
+
+		memset(msg, (int)(i & 0xff), sizeof(msg));
+		/* 5 s: a request may not outlive the host by more than that. */
+		rc = echo_bytes(l->ch, msg, sizeof(msg), 5 * SEC);
+		if (rc) {
+			atomic_store(&l->last_rc, rc);
+			return 0;
+		}
+		atomic_fetch_add(&l->done_calls, 1);
+	}
+}
+
+struct crash_result {
+	int status;
+	int host_rc;
+	unsigned int host_calls_before;
+	unsigned int conf_after;
+	bool lost;
+	bool host_offer_rescinded;
+};
+
+static int crash_workload(struct cvmbus_vm *vm, void *arg)
+{
+	struct crash_result *r = arg;
+	struct cvmbus_guest *g = cvmbus_vm_guest(vm);
+	struct cvmbus_guest_offer offers[16];
+	struct crash_loop loop = { 0 };
+	struct cvmbus_thread *t = NULL;
+	struct cvmbus_channel *conf;
+	uint32_t conf_relid = 0, host_relid = 0;
+	pid_t pid = cvmbus_vm_host_pid(vm);
+	size_t n = 0;
+
+	conf = open_echo(g, PARA_ECHO, &conf_relid);
+	loop.ch = open_echo(g, HOST_ECHO, &host_relid);
+	if (pid <= 0 || !conf || !loop.ch)
+		return r->status = -ENOENT;
+	r->status = cvmbus_thread_spawn(cvmbus_vm_exec(vm), &t, "host-io", host_loop, &loop);
+	if (r->status)
+		return r->status;
+	/* Mid-I/O: the loop has done some round trips and is in the next. */
+	while (atomic_load(&loop.done_calls) < 50 && !atomic_load(&loop.last_rc))
+		cvmbus_exec_sleep_ns(cvmbus_vm_exec(vm), 1000000ull);
+	r->host_calls_before = atomic_load(&loop.done_calls);
+	kill(pid, SIGKILL);
+	cvmbus_thread_join(t, NULL);
+	r->host_rc = atomic_load(&loop.last_rc);
+	/* The paravisor's own channel does not care. */
+	for (unsigned int i = 0; i < 200; i++) {
+		uint8_t msg[48];
+
+		memset(msg, (int)(0xa0 + i % 16), sizeof(msg));
+		if (echo_bytes(conf, msg, sizeof(msg), 5 * SEC))
+			break;
+		r->conf_after++;
+	}
+	r->lost = cvmbus_vm_host_lost(vm);
+	if (!cvmbus_guest_offers(g, offers, 16, &n))
+		for (size_t i = 0; i < n && i < 16; i++)
+			if (offers[i].relid == host_relid)
+				r->host_offer_rescinded = offers[i].rescinded;
+	r->status = cvmbus_guest_close(g, conf_relid);
+	/* The rescinded channel: closing it is the guest's own business now. */
+	(void)cvmbus_guest_close(g, host_relid);
+	return r->status;
+}
+
+static void test_host_crash(void **state)
+{
+	struct cvmbus_vm_config cfg;
+	struct crash_result r;
+	struct cvmbus_vm *vm;
+	int rc;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	vm_config(&cfg);
+	assert_int_equal(cvmbus_vm_create(&cfg, &vm, NULL, 0), 0);
+	rc = cvmbus_vm_run(vm, crash_workload, &r);
+	cvmbus_vm_destroy(vm);
+	assert_int_equal(r.status, 0);
+	print_message("host killed after %u host-path echoes; in-flight request: %d; "
+		      "confidential echoes after: %u\n", r.host_calls_before, r.host_rc,
+		      r.conf_after);
+	assert_true(r.host_calls_before >= 50);
+	/* The outstanding request failed because the channel went away, not
+	 * because its 5 s ran out. */
+	assert_int_equal(r.host_rc, -ESHUTDOWN);
+	assert_true(r.lost);
+	assert_true(r.host_offer_rescinded);
+	assert_int_equal(r.conf_after, 200);
+	/* The run itself ends; whether it counts the lost host as a failure
+	 * is the report's business, but nothing hung. */
+	(void)rc;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_host_holds_no_private),
+		cmocka_unit_test(test_canary_scan),
+		cmocka_unit_test(test_host_crash),
+	};
+
+	cvmbus_log_set_level(CVMBUS_LOG_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
