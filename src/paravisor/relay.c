@@ -595,14 +595,14 @@ static void relay_offer(struct pv_relay *r, uint32_t host_relid)
 		cvmbus_log_warn("relay: host relid %u not re-offered (%d)", host_relid, rc);
 }
 
-static void relay_rescind(struct pv_relay *r, uint32_t host_relid)
+/* Mark c rescinded and tell the guest: from here the paravisor's server
+ * settles the guest's side alone (close, teardowns, RelIdReleased) and
+ * asks the relay nothing more about it. */
+static void relay_rescind_to_guest(struct pv_relay *r, struct relay_chan *c)
 {
-	struct relay_chan *c = relay_by_host(r, host_relid);
 	uint32_t guest;
-	int rc = 0;
+	int rc;
 
-	if (!c || c->rescinded)
-		return;
 	cvmbus_mutex_lock(&r->lock);
 	c->rescinded = true;
 	guest = c->guest_relid;
@@ -612,18 +612,24 @@ static void relay_rescind(struct pv_relay *r, uint32_t host_relid)
 	if (r->info.channels && guest)
 		r->info.channels--;
 	cvmbus_mutex_unlock(&r->lock);
-
-	/* The guest sees the rescind on its relid; from here the paravisor's
-	 * server settles the guest's side alone (close, teardowns,
-	 * RelIdReleased) and asks the relay nothing more. */
-	if (guest) {
-		rc = cvmbus_server_glue_rescind(r->cfg.glue, guest);
-		if (rc && rc != -ESHUTDOWN) {
-			/* The glue may still hold c as a ctx: keep it. */
-			cvmbus_log_warn("relay: rescind of relid %u not passed on (%d)", guest, rc);
-			c->retired = true;
-		}
+	if (!guest)
+		return;
+	rc = cvmbus_server_glue_rescind(r->cfg.glue, guest);
+	if (rc && rc != -ESHUTDOWN) {
+		/* The glue may still hold c as a ctx: keep it. */
+		cvmbus_log_warn("relay: rescind of relid %u not passed on (%d)", guest, rc);
+		c->retired = true;
 	}
+}
+
+static void relay_rescind(struct pv_relay *r, uint32_t host_relid)
+{
+	struct relay_chan *c = relay_by_host(r, host_relid);
+	int rc;
+
+	if (!c || c->rescinded)
+		return;
+	relay_rescind_to_guest(r, c);
 	/* The host's side: close if open, tear the forwarded GPADLs down,
 	 * then RelIdReleased (RELEASED). */
 	rc = cvmbus_client_release(r->cli, host_relid);
@@ -866,27 +872,9 @@ static void relay_host_gone(struct pv_relay *r)
 	relay_start_done(r, -ECONNRESET);
 	for (uint32_t i = 1; i < RELAY_RELIDS; i++) {
 		struct relay_chan *c = r->by_host[i];
-		uint32_t guest;
-		int rc;
 
-		if (!c || c->rescinded)
-			continue;
-		cvmbus_mutex_lock(&r->lock);
-		c->rescinded = true;
-		guest = c->guest_relid;
-		if (guest)
-			r->host_of_guest[guest] = 0;
-		r->info.rescinds++;
-		if (r->info.channels && guest)
-			r->info.channels--;
-		cvmbus_mutex_unlock(&r->lock);
-		if (!guest)
-			continue;
-		rc = cvmbus_server_glue_rescind(r->cfg.glue, guest);
-		if (rc && rc != -ESHUTDOWN) {
-			cvmbus_log_warn("relay: rescind of relid %u not passed on (%d)", guest, rc);
-			c->retired = true;
-		}
+		if (c && !c->rescinded)
+			relay_rescind_to_guest(r, c);
 	}
 	cvmbus_mutex_lock(&r->lock);
 	r->info.connected = false;
