@@ -13,14 +13,17 @@
  *     paravisor's is private: a host that names it gets -EPERM);
  *   - hypercalls run as the host party, whatever the host claims;
  *   - it removes only ports it added, and unpins only what it pinned;
+ *   - it owns at most HL_MAX_MESSAGE_PORTS / HL_MAX_EVENT_PORTS ports;
  *   - a malformed datagram closes the link, as a lost host does.
- * The host's doorbells are eventfds it made; we set O_NONBLOCK on them
- * ourselves and write them from the signaller's thread, which must never
- * block (ports.c runs event handlers with the port table locked).
+ * The host's doorbells are eventfds it made (checked: an eventfd, nothing
+ * else); we set O_NONBLOCK on them ourselves and write them from the
+ * signaller's thread, which must never block (ports.c runs event handlers
+ * with the port table locked).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,6 +34,14 @@
 
 #include "hw/hostlink_proto.h"
 #include "hw/platform_internal.h"
+
+/* What a host may own at once. Each message port is a platform thread and
+ * each event port a table entry: a host that asks for more is refused
+ * (-ENOSPC), not allowed to grow the partition's process without bound.
+ * A host needs two or three message ports and one event port per open
+ * channel (relids stop at 2047). */
+#define HL_MAX_MESSAGE_PORTS 16u
+#define HL_MAX_EVENT_PORTS   4096u
 
 /* A port the host owns, as the platform's port table has it. */
 struct hl_port {
@@ -48,6 +59,7 @@ struct cvmbus_hostlink {
 	struct cvmbus_thread *reader;
 	struct cvmbus_mutex lock; /* ports, pins */
 	struct hl_port *ports;
+	unsigned int nports[3]; /* by enum cvmbus_port_kind */
 	uint16_t *pins; /* per page: what the host pinned and still holds */
 	uint64_t pages;
 	_Atomic bool alive;
@@ -185,14 +197,21 @@ static int do_port_add(struct cvmbus_hostlink *l, const struct hl_port_add *a, i
 	    a->queue_depth > CVMBUS_PLATFORM_MAX_QUEUE)
 		return -EINVAL;
 	if (*fd >= 0) {
-		/* A doorbell must be an eventfd we can write without ever
-		 * blocking; anything else (a pipe, a socket) is refused. */
-		uint64_t zero = 0;
+		/* A doorbell must be an eventfd, which we can write without
+		 * ever blocking; anything else (a pipe, a socket, a file the
+		 * write would land in) is refused. */
+		char path[48], what[32];
+		ssize_t n;
 
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", *fd);
+		n = readlink(path, what, sizeof(what) - 1);
+		if (n <= 0)
+			return -EINVAL;
+		what[n] = '\0';
+		if (strcmp(what, "anon_inode:[eventfd]"))
+			return -EINVAL;
 		fl = fcntl(*fd, F_GETFL);
 		if (fl < 0 || fcntl(*fd, F_SETFL, fl | O_NONBLOCK) < 0)
-			return -EINVAL;
-		if (write(*fd, &zero, sizeof(zero)) != (ssize_t)sizeof(zero))
 			return -EINVAL;
 	}
 	hp = calloc(1, sizeof(*hp));
@@ -214,10 +233,15 @@ static int do_port_add(struct cvmbus_hostlink *l, const struct hl_port_add *a, i
 	else
 		pc.on_event = proxy_event;
 	cvmbus_mutex_lock(&l->lock);
-	rc = cvmbus_port_add(l->p, &pc);
+	if (l->nports[hp->kind] >= (hp->kind == CVMBUS_PORT_MESSAGE ? HL_MAX_MESSAGE_PORTS
+								    : HL_MAX_EVENT_PORTS))
+		rc = -ENOSPC;
+	else
+		rc = cvmbus_port_add(l->p, &pc);
 	if (!rc) {
 		hp->next = l->ports;
 		l->ports = hp;
+		l->nports[hp->kind]++;
 		*fd = -1; /* the port has it now */
 	}
 	cvmbus_mutex_unlock(&l->lock);
@@ -240,8 +264,10 @@ static int do_port_remove(struct cvmbus_hostlink *l, uint32_t connection_id)
 	cvmbus_mutex_lock(&l->lock);
 	pp = port_slot(l, connection_id);
 	hp = pp ? *pp : NULL;
-	if (hp)
+	if (hp) {
 		*pp = hp->next;
+		l->nports[hp->kind]--;
+	}
 	cvmbus_mutex_unlock(&l->lock);
 	/* Only the host's own ports: the paravisor's are not its to drop. */
 	if (!hp)
@@ -384,8 +410,10 @@ static void link_lost(struct cvmbus_hostlink *l)
 	for (;;) {
 		cvmbus_mutex_lock(&l->lock);
 		hp = l->ports;
-		if (hp)
+		if (hp) {
 			l->ports = hp->next;
+			l->nports[hp->kind]--;
+		}
 		cvmbus_mutex_unlock(&l->lock);
 		if (!hp)
 			break;
