@@ -15,6 +15,7 @@ set(CVMBUS_FUZZ_TARGET_LIST
   "fuzz_server_messages:server"
   "fuzz_client_messages:client"
   "fuzz_channel_gpa:channel"
+  "fuzz_hostlink:hw"
 )
 
 # cvmbus_fuzz_target_parse(ENTRY NAME_VAR LAYERS_VAR): splits one entry into
