@@ -77,6 +77,12 @@ void cvmbus_paravisor_destroy(struct cvmbus_paravisor *pv);
  * with failures, and never talks to the host again. From any thread; does
  * not wait. The paravisor's own channels are untouched. */
 void cvmbus_paravisor_host_lost(struct cvmbus_paravisor *pv);
+/* A new host is up where a lost one was: the relay contacts it afresh and
+ * re-offers its channels to the guest under new relids (the guest sees
+ * them as new offers and may open them). Blocks until they are offered or
+ * the start failed, like cvmbus_paravisor_start: 0, -EINVAL (no relay),
+ * -EBUSY (the host was not lost), or the start's error. */
+int cvmbus_paravisor_host_restarted(struct cvmbus_paravisor *pv);
 
 struct cvmbus_server_glue *cvmbus_paravisor_server(struct cvmbus_paravisor *pv);
 
@@ -106,6 +112,8 @@ struct cvmbus_relay_info {
 	/* Host offers the paravisor's server would not take (e.g. the same
 	 * instance as a device of the paravisor's own). */
 	uint64_t offers_refused;
+	/* Times the relay started over with a new host. */
+	uint64_t restarts;
 };
 
 void cvmbus_paravisor_relay_info(struct cvmbus_paravisor *pv, struct cvmbus_relay_info *out);

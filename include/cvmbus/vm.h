@@ -369,6 +369,13 @@ struct cvmbus_paravisor *cvmbus_vm_paravisor(struct cvmbus_vm *vm);
  * and whether it was lost (died, or broke the link). */
 pid_t cvmbus_vm_host_pid(struct cvmbus_vm *vm);
 bool cvmbus_vm_host_lost(struct cvmbus_vm *vm);
+/* With cfg.processes and a paravisor, during a run, after the host was
+ * lost: reap it, start a new host process, and have the paravisor's relay
+ * contact it; returns once the new host's channels are offered to the
+ * guest (as new offers, under new relids). 0, -EINVAL (not in a run, no
+ * processes or no paravisor), -EBUSY (the host is not lost), or what the
+ * new host's start or the relay's returned. */
+int cvmbus_vm_host_restart(struct cvmbus_vm *vm);
 /* The whole of the host program (tools/cvmbus-host): serve the VM whose
  * control socket is ctl_fd. The exit status: 0, 1 (failed), 2 (no start). */
 int cvmbus_host_process_main(int ctl_fd);

@@ -179,6 +179,11 @@ void cvmbus_paravisor_host_lost(struct cvmbus_paravisor *pv)
 		pv_relay_host_lost(pv->relay);
 }
 
+int cvmbus_paravisor_host_restarted(struct cvmbus_paravisor *pv)
+{
+	return pv && pv->relay ? pv_relay_restart(pv->relay) : -EINVAL;
+}
+
 void cvmbus_paravisor_relay_info(struct cvmbus_paravisor *pv, struct cvmbus_relay_info *out)
 {
 	if (!out)

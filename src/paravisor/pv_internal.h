@@ -41,6 +41,9 @@ void pv_relay_stop(struct pv_relay *r);
 void pv_relay_destroy(struct pv_relay *r);
 /* cvmbus_paravisor_host_lost: wake the relay thread to rescind everything. */
 void pv_relay_host_lost(struct pv_relay *r);
+/* cvmbus_paravisor_host_restarted: a new client, a new contact, the new
+ * host's offers re-offered; blocks like pv_relay_start. */
+int pv_relay_restart(struct pv_relay *r);
 
 void pv_relay_info(struct pv_relay *r, struct cvmbus_relay_info *out);
 size_t pv_relay_channels(struct pv_relay *r, struct cvmbus_relay_channel *out, size_t cap);

@@ -115,6 +115,7 @@ struct relay_msg {
 
 struct pv_relay {
 	struct pv_relay_config cfg;
+	struct cvmbus_client_config cc; /* kept: a restart makes a new client */
 	struct cvmbus_exec *exec;
 	struct cvmbus_client *cli; /* the relay thread's alone once it runs */
 	struct cvmbus_thread *thread;
@@ -984,7 +985,6 @@ static int relay_main(void *arg)
 
 int pv_relay_create(const struct pv_relay_config *cfg, struct pv_relay **out)
 {
-	struct cvmbus_client_config cc;
 	struct pv_relay *r;
 	int rc;
 
@@ -999,23 +999,23 @@ int pv_relay_create(const struct pv_relay_config *cfg, struct pv_relay **out)
 	r->cfg = *cfg;
 	r->exec = cvmbus_platform_exec(cfg->platform);
 
-	memset(&cc, 0, sizeof(cc));
-	cc.mem = cvmbus_platform_mem(cfg->platform);
-	cc.max_version = CVMBUS_VERSION_6_0;
+	memset(&r->cc, 0, sizeof(r->cc));
+	r->cc.mem = cvmbus_platform_mem(cfg->platform);
+	r->cc.max_version = CVMBUS_VERSION_6_0;
 	/* The relay lives in VTL2 (OpenVMM's redirect targets VTL2 too). */
-	cc.vtl = 2;
-	cc.target_vcpu = 0;
-	cc.extra_features = CVMBUS_FEATURE_GUEST_SPECIFIED_SIGNAL_PARAMETERS |
+	r->cc.vtl = 2;
+	r->cc.target_vcpu = 0;
+	r->cc.extra_features = CVMBUS_FEATURE_GUEST_SPECIFIED_SIGNAL_PARAMETERS |
 			    CVMBUS_FEATURE_CHANNEL_INTERRUPT_REDIRECTION;
-	cc.contact_timeout_ns = cfg->timeout_ns;
-	cc.offers_timeout_ns = cfg->timeout_ns;
-	cc.reply_timeout_ns = cfg->timeout_ns;
-	cc.trace = relay_trace;
-	cc.trace_ctx = r;
+	r->cc.contact_timeout_ns = cfg->timeout_ns;
+	r->cc.offers_timeout_ns = cfg->timeout_ns;
+	r->cc.reply_timeout_ns = cfg->timeout_ns;
+	r->cc.trace = relay_trace;
+	r->cc.trace_ctx = r;
 	/* The relay owns no guest RAM and must not touch any. */
-	cc.no_monitor_pages = true;
-	cc.clear_confidential_offers = true;
-	rc = cvmbus_client_create(&cc, &r->cli);
+	r->cc.no_monitor_pages = true;
+	r->cc.clear_confidential_offers = true;
+	rc = cvmbus_client_create(&r->cc, &r->cli);
 	if (rc) {
 		free(r);
 		return rc;
@@ -1029,10 +1029,11 @@ int pv_relay_create(const struct pv_relay_config *cfg, struct pv_relay **out)
 	return 0;
 }
 
+static int relay_run(struct pv_relay *r);
+
 int pv_relay_start(struct pv_relay *r)
 {
 	struct cvmbus_port_config pc;
-	uint64_t deadline;
 	int rc;
 
 	if (!r)
@@ -1051,6 +1052,16 @@ int pv_relay_start(struct pv_relay *r)
 	cvmbus_mutex_lock(&r->lock);
 	r->port_added = true;
 	cvmbus_mutex_unlock(&r->lock);
+
+	return relay_run(r);
+}
+
+/* Start the relay thread and wait until the host's offers are re-offered
+ * (or the start failed): pv_relay_start, and again after a restart. */
+static int relay_run(struct pv_relay *r)
+{
+	uint64_t deadline;
+	int rc;
 
 	rc = cvmbus_thread_spawn(r->exec, &r->thread, "vmbus-relay", relay_main, r);
 	if (rc) {
@@ -1075,6 +1086,55 @@ int pv_relay_start(struct pv_relay *r)
 		pv_relay_stop(r);
 	}
 	return rc;
+}
+
+int pv_relay_restart(struct pv_relay *r)
+{
+	struct cvmbus_client *cli;
+	int rc;
+
+	if (!r || !r->port_added)
+		return -EINVAL;
+	cvmbus_mutex_lock(&r->lock);
+	if (!r->host_lost || r->stop_requested) {
+		cvmbus_mutex_unlock(&r->lock);
+		return -EBUSY; /* only a relay whose host is gone starts over */
+	}
+	cvmbus_mutex_unlock(&r->lock);
+	/* The thread ended after it rescinded everything (relay_host_gone). */
+	if (r->thread) {
+		cvmbus_thread_join(r->thread, NULL);
+		r->thread = NULL;
+	}
+	rc = cvmbus_client_create(&r->cc, &cli);
+	if (rc)
+		return rc;
+	/* The old host's client and channels: the glue may still hold a
+	 * rescinded channel as the ctx of its offer until the guest has
+	 * settled it, so they are retired (freed at destroy), not freed. */
+	cvmbus_client_destroy(r->cli);
+	r->cli = cli;
+	cvmbus_mutex_lock(&r->lock);
+	for (uint32_t i = 0; i < RELAY_RELIDS; i++) {
+		struct relay_chan *c = r->by_host[i];
+
+		if (!c)
+			continue;
+		c->next_retired = r->retired;
+		r->retired = c;
+		r->by_host[i] = NULL;
+	}
+	memset(r->host_of_guest, 0, sizeof(r->host_of_guest));
+	r->in_head = r->in_count = 0;
+	r->host_lost = false;
+	r->state = RELAY_IDLE;
+	r->start_status = RELAY_PENDING;
+	r->info.connected = false;
+	r->info.channels = 0;
+	r->info.restarts++;
+	cvmbus_mutex_unlock(&r->lock);
+	(void)cvmbus_doorbell_take(&r->bell, RELAY_BELL_LOST | RELAY_BELL_INBOX);
+	return relay_run(r);
 }
 
 void pv_relay_stop(struct pv_relay *r)

@@ -472,3 +472,23 @@ bool cvmbus_vm_host_lost(struct cvmbus_vm *vm)
 {
 	return vm && atomic_load(&vm->host.lost);
 }
+
+int cvmbus_vm_host_restart(struct cvmbus_vm *vm)
+{
+	int rc;
+
+	if (!vm || !vm->running || !vm->cfg.processes || !vm->para.pv)
+		return -EINVAL;
+	if (!atomic_load(&vm->host.lost))
+		return -EBUSY;
+	/* The old one: reaped, its link closed (it is dead: no STOP). */
+	vm_hostproc_stop(vm);
+	atomic_store(&vm->host.lost, false);
+	rc = vm_hostproc_start(vm);
+	if (rc)
+		return rc;
+	rc = cvmbus_paravisor_host_restarted(vm->para.pv);
+	if (!rc)
+		vm->host.restarts++;
+	return rc;
+}

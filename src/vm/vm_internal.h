@@ -40,6 +40,7 @@ struct vm_host {
 	int ctl;
 	struct cvmbus_hostlink *link;
 	_Atomic bool lost;
+	unsigned int restarts;
 };
 
 struct vm_para {
