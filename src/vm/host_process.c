@@ -346,6 +346,8 @@ int vm_hostproc_start(struct cvmbus_vm *vm)
 	struct cvmbus_hostlink_config lc = { .on_lost = hp_lost, .ctx = vm };
 	posix_spawn_file_actions_t fa;
 	struct hp_setup setup;
+	char **envp = NULL;
+	size_t nenv = 0;
 	struct hp_ready ready;
 	char *argv[] = { (char *)"cvmbus-host", NULL };
 	int ctl[2] = { -1, -1 }, link[2] = { -1, -1 };
@@ -374,10 +376,25 @@ int vm_hostproc_start(struct cvmbus_vm *vm)
 	/* The child gets its control socket as fd 3 (dup2 clears CLOEXEC
 	 * there); every other fd of ours is CLOEXEC or closed by the child
 	 * before it reads anything. */
+	/* Our environment, less LD_PRELOAD: what was preloaded into this
+	 * process (a sanitizer runtime for an uninstrumented nbdkit, say)
+	 * is not the host program's, which carries its own. */
+	while (environ && environ[nenv])
+		nenv++;
+	envp = calloc(nenv + 1, sizeof(*envp));
+	if (!envp) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	nenv = 0;
+	for (char **e = environ; e && *e; e++)
+		if (strncmp(*e, "LD_PRELOAD=", 11))
+			envp[nenv++] = *e;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, ctl[1], HP_CTL_FD);
-	rc = -posix_spawn(&h->pid, bin, &fa, NULL, argv, environ);
+	rc = -posix_spawn(&h->pid, bin, &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
 	close(ctl[1]);
 	ctl[1] = -1;
 	if (rc) {

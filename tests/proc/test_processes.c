@@ -227,12 +227,12 @@ static void test_host_holds_no_private(void **state)
 struct canary_result {
 	int status;
 	uint64_t hits_confidential, hits_relayed;
-	uint64_t regions, bytes;
+	uint64_t regions, bytes, skipped;
 };
 
 /* Count copies of needle in every readable mapping of pid. */
 static int scan_process(pid_t pid, const uint8_t *needle, size_t len, uint64_t *hits,
-			uint64_t *regions, uint64_t *bytes)
+			uint64_t *regions, uint64_t *bytes, uint64_t *skipped)
 {
 	char path[64], line[512];
 	uint8_t *buf = malloc(1u << 20);
@@ -260,6 +260,13 @@ static int scan_process(pid_t pid, const uint8_t *needle, size_t len, uint64_t *
 
 		if (sscanf(line, "%llx-%llx %7s", &start, &end, perms) != 3 || perms[0] != 'r')
 			continue;
+		/* A sanitizer's shadow is a reservation of terabytes, not
+		 * memory: reading it would take hours and find zeros. Nothing
+		 * else a process has comes near 64 GiB. */
+		if (end - start > (64ull << 30)) {
+			(*skipped)++;
+			continue;
+		}
 		(*regions)++;
 		/* Chunks overlap by len-1 bytes so no copy straddles unseen. */
 		for (unsigned long long off = start; off < end;) {
@@ -308,10 +315,10 @@ static int canary_workload(struct cvmbus_vm *vm, void *arg)
 	/* While both channels are open, the whole host process. */
 	if (!r->status)
 		r->status = scan_process(pid, secret_conf, sizeof(secret_conf), &r->hits_confidential,
-					 &r->regions, &r->bytes);
+					 &r->regions, &r->bytes, &r->skipped);
 	if (!r->status)
 		r->status = scan_process(pid, secret_relayed, sizeof(secret_relayed),
-					 &r->hits_relayed, &scratch, &scratch);
+					 &r->hits_relayed, &scratch, &scratch, &scratch);
 	explicit_bzero(secret_conf, sizeof(secret_conf));
 	explicit_bzero(secret_relayed, sizeof(secret_relayed));
 	if (!r->status)
@@ -334,9 +341,10 @@ static void test_canary_scan(void **state)
 	assert_int_equal(cvmbus_vm_run(vm, canary_workload, &r), 0);
 	cvmbus_vm_destroy(vm);
 	assert_int_equal(r.status, 0);
-	print_message("host process: %llu readable regions, %llu bytes read; secret copies: "
-		      "confidential %llu, relayed %llu\n", (unsigned long long)r.regions,
-		      (unsigned long long)r.bytes, (unsigned long long)r.hits_confidential,
+	print_message("host process: %llu readable regions, %llu bytes read, %llu reservations "
+		      "over 64 GiB skipped; secret copies: confidential %llu, relayed %llu\n",
+		      (unsigned long long)r.regions, (unsigned long long)r.bytes,
+		      (unsigned long long)r.skipped, (unsigned long long)r.hits_confidential,
 		      (unsigned long long)r.hits_relayed);
 	/* The scan read the host process (its heap, stacks, the shared
 	 * window's mapped pages)... */
@@ -435,8 +443,16 @@ static int crash_workload(struct cvmbus_vm *vm, void *arg)
 	r->restart_rc = cvmbus_vm_host_restart(vm);
 	r->old_relid = host_relid;
 	if (!r->restart_rc) {
-		struct cvmbus_channel *again = open_echo(g, HOST_ECHO, &r->new_relid);
+		struct cvmbus_channel *again = NULL;
 		uint8_t msg[40];
+
+		/* The relay has re-offered; the offer reaches the guest on its
+		 * own message path, a moment later. */
+		for (unsigned int i = 0; i < 5000 && !again; i++) {
+			again = open_echo(g, HOST_ECHO, &r->new_relid);
+			if (!again)
+				cvmbus_exec_sleep_ns(cvmbus_vm_exec(vm), 1000000ull);
+		}
 
 		memset(msg, 0x5c, sizeof(msg));
 		r->new_echo_rc = again ? echo_bytes(again, msg, sizeof(msg), 5 * SEC) : -ENOENT;
@@ -471,9 +487,10 @@ static void test_host_crash(void **state)
 	assert_true(r.lost);
 	assert_true(r.host_offer_rescinded);
 	assert_int_equal(r.conf_after, 200);
-	/* Restarted: a new offer (a new relid) that works. */
+	/* Restarted: a new offer that works (its relid may be the old one
+	 * again: the old was released, and relids are reused as Linux does). */
 	assert_int_equal(r.restart_rc, 0);
-	assert_true(r.new_relid != 0 && r.new_relid != r.old_relid);
+	assert_true(r.new_relid != 0);
 	assert_int_equal(r.new_echo_rc, 0);
 	/* And the run ends cleanly with the new host. */
 	assert_int_equal(rc, 0);
