@@ -514,6 +514,11 @@ static void relay_requests(struct pv_relay *r)
 	while (q) {
 		struct relay_req *next = q->next;
 
+		/* The client times each request from the last tick: after the
+		 * relay slept (an idle channel, seconds or hours), a stale clock
+		 * would put the host's deadline in the past and fail the request
+		 * at the very next tick. */
+		cvmbus_client_tick(r->cli, cvmbus_exec_now_ns(r->exec));
 		switch (q->kind) {
 		case RELAY_RQ_OPEN:
 			relay_do_open(r, q);

@@ -504,6 +504,6 @@ int main(void)
 		cmocka_unit_test(test_host_crash),
 	};
 
-	cvmbus_log_set_level(CVMBUS_LOG_ERROR);
+	cvmbus_log_set_level(getenv("CVMBUS_TEST_VERBOSE") ? CVMBUS_LOG_DEBUG : CVMBUS_LOG_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
