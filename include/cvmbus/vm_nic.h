@@ -33,6 +33,9 @@
  * workload thread of the run (cvmbus_vm_nic_guest_start/stop, or the ready
  * workload cvmbus_vm_nic_workload). A TAP backend adds one reader thread
  * per side that blocks in poll(2), so it needs the native executor.
+ * A host-path NIC of a VM with cfg.processes has its device in the host's
+ * process (see "process mode" below) and one more thread here, from
+ * create to destroy, that answers it and carries a callback wire.
  *
  * Errors are negative errno values: -EINVAL (bad configuration: err says
  * why; a TAP backend under the deterministic executor; a paravisor NIC on
@@ -41,7 +44,8 @@
  * (already started; an interface name in use), -ENOTCONN (no device or
  * driver running now), -EPROTO (the device reported a MAC no interface
  * can have), -ENOMEM, and what cvmbus_vm_add_device, cvmbus_guest_open,
- * cvmbus_netvsc_connect and cvmbus_net_tap_open return.
+ * cvmbus_netvsc_connect and cvmbus_net_tap_open return; in process mode
+ * also -errno from socketpair(2), eventfd(2) and pthread_create(3).
  */
 #ifndef CVMBUS_VM_NIC_H
 #define CVMBUS_VM_NIC_H
@@ -89,7 +93,8 @@ struct cvmbus_vm_nic_config {
 	const char *guest_ifname; /* NULL: "cvmbus-g0" */
 	/* Callback backends, for tests: frames the device puts on its wire
 	 * (host side), frames the guest's driver received (guest side). Called
-	 * on the device's / driver's receive thread. Inject the other way with
+	 * on the device's / driver's receive thread (in process mode, host_rx
+	 * on the NIC's link thread, a plain pthread). Inject the other way with
 	 * cvmbus_vm_nic_host_send / cvmbus_vm_nic_guest_send. */
 	cvmbus_net_frame_fn *host_rx;
 	void *host_rx_ctx;
@@ -153,7 +158,11 @@ void cvmbus_vm_nic_guest_stop(struct cvmbus_vm_nic *nic);
  * side's wire (host_send) or the guest's stack (guest_send) produced it.
  * Waits up to timeout_ns for a free section. 0, -ENOTCONN (that side is
  * not running), -EINVAL (that side has a TAP), or the device's or driver's
- * error (-EAGAIN, -ETIMEDOUT, -EMSGSIZE, -ESHUTDOWN). */
+ * error (-EAGAIN, -ETIMEDOUT, -EMSGSIZE, -ESHUTDOWN). In process mode
+ * host_send waits up to timeout_ns for room on the socket wire instead
+ * (-ETIMEDOUT, -EAGAIN for 0); 0 means the frame is on the wire, and a
+ * section the device then lacks drops it in the host's process (counted
+ * in host.in_dropped, as of its next report). */
 int cvmbus_vm_nic_host_send(struct cvmbus_vm_nic *nic, const void *frame, size_t len,
 			    uint64_t timeout_ns);
 int cvmbus_vm_nic_guest_send(struct cvmbus_vm_nic *nic, const void *frame, size_t len,
@@ -176,9 +185,13 @@ struct cvmbus_vm_nic_stats {
 	int connect_status;      /* cvmbus_netvsc_connect's (or the open's) */
 	bool gpadl_shim;         /* the guest channel had no GPADL ops: nic.c's */
 	struct cvmbus_netvsc_info info;  /* what the driver learned */
-	struct cvmbus_netvsp_stats vsp;  /* the device: live, or at its close */
+	/* The device: live, or at its close. In process mode: as the host's
+	 * process last reported it (zeros at its open, final at its close). */
+	struct cvmbus_netvsp_stats vsp;
 	struct cvmbus_netvsc_stats vsc;  /* the driver: live, or at its stop */
-	struct cvmbus_vm_nic_wire host;  /* the device's backend */
+	/* The device's backend (process mode: the host process's counts,
+	 * summed over runs, plus host_send's refusals here). */
+	struct cvmbus_vm_nic_wire host;
 	struct cvmbus_vm_nic_wire guest; /* the guest's backend */
 };
 
@@ -209,5 +222,53 @@ int cvmbus_vm_nic_workload(struct cvmbus_vm *vm, void *arg);
 
 /* "host", "confidential". */
 const char *cvmbus_vm_nic_path_name(enum cvmbus_vm_owner owner);
+
+/*
+ * The host path with the host party in its own process (cfg.processes of
+ * the VM; docs/PROCESSES.md). The device runs in cvmbus-host; what the VM
+ * hands it is this description (the device's remote_params) and one
+ * socket, the NIC's "link" (its remote_fd; SOCK_SEQPACKET). Over the link:
+ *
+ *   host -> VM  HELLO   a new host process built the device and asks for
+ *                       its wire;
+ *   VM -> host  ATTACH  the wire, as the one fd of the datagram: the host
+ *                       TAP's fd (a TAP backend: the host process reads
+ *                       and writes the interface itself), or one end of a
+ *                       second SOCK_SEQPACKET pair whose other end this
+ *                       process keeps (a callback backend: one datagram is
+ *                       one frame, each way; host_rx and host_send work on
+ *                       that end);
+ *   host -> VM  STATUS  at each device open (before the device answers the
+ *                       guest) and close (with its final counters): the
+ *                       device's statistics and its wire's, which
+ *                       cvmbus_vm_nic_get_stats reports on this side.
+ *
+ * The wire is asked for rather than sent with the description because a
+ * NIC outlives runs: each run's host process gets the same link and asks
+ * again. Everything on the link is from the host, a hostile party: sizes
+ * and types are checked, the counters are only ever shown.
+ */
+struct cvmbus_vm_nic_remote {
+	uint8_t mac[CVMBUS_NET_ETH_ALEN];
+	uint8_t reserved0[2];
+	uint32_t mtu;
+	uint32_t instance; /* the offer's, for logs (the offer itself travels apart) */
+	uint64_t wait_ns;  /* a frame from the wire waits this long for a section */
+};
+_Static_assert(sizeof(struct cvmbus_vm_nic_remote) == 24, "nic remote size");
+_Static_assert(offsetof(struct cvmbus_vm_nic_remote, mtu) == 8, "nic remote mtu");
+_Static_assert(offsetof(struct cvmbus_vm_nic_remote, wait_ns) == 16, "nic remote wait");
+
+/* In the host's process: the device of a description (len bytes of a
+ * struct cvmbus_vm_nic_remote) over the link fd (dup'ed: the caller closes
+ * its own copy). Says HELLO and waits (up to 5 s) for the wire. *ops are
+ * the device's VSP ops, *ctx their context. 0, -EINVAL (a bad
+ * description), -ETIMEDOUT (no wire), -EPROTO (a bad answer), -ENOMEM,
+ * -errno. */
+int cvmbus_vm_nic_remote_build(struct cvmbus_exec *exec, const void *params, size_t len,
+			       int fd, void **ctx, const struct cvmbus_vsp_ops **ops);
+/* After the server let go of the device (every channel closed). NULL:
+ * no-op. */
+void cvmbus_vm_nic_remote_destroy(void *ctx);
 
 #endif /* CVMBUS_VM_NIC_H */

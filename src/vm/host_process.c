@@ -36,6 +36,7 @@
 #include <cvmbus/hostlink.h>
 #include <cvmbus/log.h>
 #include <cvmbus/vm_disk.h>
+#include <cvmbus/vm_nic.h>
 
 #include "vm/vm_internal.h"
 
@@ -109,12 +110,13 @@ static void hp_dev_destroy(struct hp_dev *d)
 {
 	if (d->kind == CVMBUS_VM_REMOTE_DISK)
 		cvmbus_vm_disk_destroy(d->ctx);
+	else if (d->kind == CVMBUS_VM_REMOTE_NIC)
+		cvmbus_vm_nic_remote_destroy(d->ctx);
 	memset(d, 0, sizeof(*d));
 }
 
 static int hp_build(struct hp_host *h, const struct hp_device *m, int fd)
 {
-	(void)fd; /* no builder takes one yet */
 	struct hp_dev *d = &h->devs[h->ndev];
 	uint32_t relid;
 	int rc;
@@ -125,6 +127,11 @@ static int hp_build(struct hp_host *h, const struct hp_device *m, int fd)
 	case CVMBUS_VM_REMOTE_DISK:
 		rc = cvmbus_vm_disk_remote_build(h->exec, m->params, m->len, &d->ctx);
 		d->ops = cvmbus_vm_disk_vsp_ops();
+		break;
+	case CVMBUS_VM_REMOTE_NIC:
+		/* The NIC's link socket: its builder asks the VM for its wire
+		 * over it (and keeps a dup). */
+		rc = cvmbus_vm_nic_remote_build(h->exec, m->params, m->len, fd, &d->ctx, &d->ops);
 		break;
 	default:
 		rc = -EOPNOTSUPP;

@@ -14,11 +14,24 @@
  * the statistics kept when they stop. Backend callbacks (the device's
  * tx_frame, the driver's rx_frame) run on their receive threads and never
  * take it: they only count, with atomics, and write to the backend.
+ *
+ * With the host party in its own process (the VM's cfg.processes) a
+ * host-path NIC is two objects of this file (enum nic_role): in the VM's
+ * process the guest side and the backends' ends (role PARENT), in
+ * cvmbus-host the device (role REMOTE, made by cvmbus_vm_nic_remote_build)
+ * with the host side's wire: the host TAP's fd itself, or a socket whose
+ * other end the PARENT reads for host_rx and writes for host_send. The two
+ * talk over the NIC's link socket (vm_nic.h says what goes on it); the
+ * PARENT's thread answers the link and carries the callback wire. `rx_lock`
+ * serializes the link's reads, so that a get_stats after the run sees the
+ * device's final STATUS whichever thread took it off the socket.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,9 +40,11 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cvmbus/hostlink.h>
 #include <cvmbus/log.h>
 #include <cvmbus/vm_nic.h>
 
@@ -46,6 +61,59 @@
 #define NIC_POLL_NS     (50ull * 1000000ull)
 /* The probe frame: IEEE 802 local experimental ethertype 1. */
 #define NIC_PROBE_ETHERTYPE 0x88b5u
+/* The link (process mode): how long a new host process waits for its
+ * wire, how long a device's frame waits for room on a socket wire before
+ * it is dropped (short: it waits on the device's receive thread), and the
+ * socket buffer asked for on a socket wire (a burst of frames fits). */
+#define NIC_LINK_MAGIC      0x4b4e4c43u /* "CLNK" */
+#define NIC_ATTACH_WAIT_NS  (5ull * NIC_SEC)
+#define NIC_WIRE_OUT_WAIT_NS (20ull * 1000000ull)
+#define NIC_WIRE_SNDBUF     (4 * 1024 * 1024)
+
+/* ---- the link's messages (vm_nic.h; one datagram each) -------------------- */
+
+enum nic_link_type {
+	NIC_LINK_HELLO = 1,  /* host -> VM: give me the wire */
+	NIC_LINK_ATTACH = 2, /* VM -> host: the wire, as the datagram's fd */
+	NIC_LINK_STATUS = 3, /* host -> VM: the device opened or closed */
+};
+
+enum nic_wire_kind {
+	NIC_WIRE_TAP = 1,    /* a TAP device's fd */
+	NIC_WIRE_SOCKET = 2, /* a SOCK_SEQPACKET end: one datagram, one frame */
+};
+
+struct nic_link_hello {
+	uint32_t type;
+	uint32_t magic;
+};
+
+struct nic_link_attach {
+	uint32_t type;
+	uint32_t wire; /* enum nic_wire_kind */
+};
+
+struct nic_link_wire {
+	uint64_t in_frames, in_bytes, in_dropped;
+	uint64_t out_frames, out_bytes, out_errors;
+};
+
+struct nic_link_status {
+	uint32_t type;
+	uint32_t serving; /* 1: opened (sent before the device answers); 0: closed */
+	struct nic_link_wire wire;        /* the device's backend, this process's life */
+	struct cvmbus_netvsp_stats vsp;   /* zero at open; the final ones at close */
+};
+
+/* Both ends are one build, but a field added to the device's statistics
+ * changes the message: say so here rather than at run time. */
+_Static_assert(sizeof(struct nic_link_hello) == 8, "hello size");
+_Static_assert(sizeof(struct nic_link_attach) == 8, "attach size");
+_Static_assert(sizeof(struct nic_link_wire) == 48, "wire counters size");
+_Static_assert(sizeof(struct cvmbus_netvsp_stats) == 22 * 8, "netvsp stats size");
+_Static_assert(offsetof(struct nic_link_status, wire) == 8, "status wire offset");
+_Static_assert(offsetof(struct nic_link_status, vsp) == 56, "status vsp offset");
+_Static_assert(sizeof(struct nic_link_status) == 232, "status size");
 
 /* One side's wire counters; single writers mostly, but a test's send call
  * and a reader may count at once, and readers of the stats come from
@@ -71,6 +139,10 @@ struct nic_reader {
 
 struct nic_side {
 	struct cvmbus_net_tap *tap; /* NULL: callback backend */
+	/* REMOTE's host side: the wire it was given (TAP or socket; owned);
+	 * -1 elsewhere. */
+	int wire;
+	bool wire_is_socket;
 	cvmbus_net_frame_fn *rx;
 	void *rx_ctx;
 	char netns[NIC_NETNS_MAX];
@@ -101,6 +173,34 @@ struct nic_shim {
 	} gpadls[2];
 };
 
+/* Which object of a NIC this is (see the top of the file). */
+enum nic_role {
+	NIC_ROLE_LOCAL = 0, /* the whole NIC, in one process */
+	NIC_ROLE_PARENT,    /* process mode, the VM's end: no device here */
+	NIC_ROLE_REMOTE,    /* process mode, in cvmbus-host: the device only */
+};
+
+/* The PARENT's end of the link and of a callback wire, and what the
+ * host's device last reported. */
+struct nic_proc {
+	int link[2];            /* [0] ours, [1] the host's (remote_fd) */
+	int wire[2];            /* callback backend: [0] ours, [1] the host's */
+	int stop_fd;            /* eventfd: ends the thread */
+	pthread_t thread;
+	bool thread_started;
+	struct cvmbus_mutex rx_lock;
+	bool rx_lock_ready;
+	/* Guarded by rx_lock. */
+	bool serving;           /* the device said it opened, not yet closed */
+	bool opened_ever;
+	struct cvmbus_netvsp_stats vsp;
+	struct nic_link_wire wire_last; /* of the current host process */
+	struct nic_link_wire wire_base; /* of the host processes before it */
+	uint64_t hellos, bad_msgs;
+	/* host_send's refusals before the wire (not serving, wire full). */
+	_Atomic uint64_t local_in, local_in_bytes, local_dropped;
+};
+
 enum nic_guest_state {
 	NIC_GUEST_IDLE = 0, /* not started (or stopped) */
 	NIC_GUEST_STARTING,
@@ -109,6 +209,7 @@ enum nic_guest_state {
 
 struct cvmbus_vm_nic {
 	struct cvmbus_vm_nic_config cfg;
+	enum nic_role role;
 	struct cvmbus_exec *exec;
 	struct cvmbus_offer_params offer;
 	struct cvmbus_vsp_ops ops;
@@ -130,6 +231,12 @@ struct cvmbus_vm_nic {
 	struct cvmbus_guest *g;
 	struct cvmbus_channel *ch;
 	struct nic_shim shim;
+	/* Process mode. PARENT: proc and the description it hands the host;
+	 * REMOTE: its dup of the link (-1 otherwise). */
+	struct nic_proc proc;
+	struct cvmbus_vm_nic_remote remote;
+	int link;
+	struct cvmbus_vm *home; /* the VM it was made for (NULL: REMOTE) */
 };
 
 static const struct cvmbus_guid nic_class = CVMBUS_VM_NIC_INTERFACE_ID_INIT;
@@ -141,13 +248,58 @@ const char *cvmbus_vm_nic_path_name(enum cvmbus_vm_owner owner)
 
 /* ---- the backends' output: the device's wire, the guest's stack ----------- */
 
-static void nic_out(struct nic_side *s, const void *frame, size_t len)
+/* One frame onto a socket wire (one datagram), waiting up to wait_ns for
+ * room: the peer reads it on its own thread, so a burst may briefly fill
+ * the socket. MSG_NOSIGNAL: a peer that is gone is an error, not a
+ * SIGPIPE. 0, -EMSGSIZE, -ETIMEDOUT (full for wait_ns; -EAGAIN for 0),
+ * -ECONNRESET, -errno. */
+static int nic_sock_send(struct cvmbus_exec *exec, int fd, const void *frame, size_t len,
+			 uint64_t wait_ns)
+{
+	uint64_t deadline = cvmbus_exec_deadline(exec, wait_ns);
+
+	for (;;) {
+		ssize_t n = send(fd, frame, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		uint64_t now, ms;
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+		if (n == (ssize_t)len)
+			return 0;
+		if (n >= 0)
+			return -EIO; /* a datagram goes whole or not at all */
+		if (errno == EINTR)
+			continue;
+		if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)
+			return -ECONNRESET;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		if (!wait_ns)
+			return -EAGAIN;
+		now = cvmbus_exec_now_ns(exec);
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		/* Round up to a millisecond, so a short remainder still waits;
+		 * at most a second per poll, so a huge wait cannot overflow. */
+		ms = (deadline - now + 999999ull) / 1000000ull;
+		(void)poll(&p, 1, ms > 1000u ? 1000 : (int)ms);
+	}
+}
+
+static void nic_out(struct nic_side *s, struct cvmbus_exec *exec, const void *frame, size_t len)
 {
 	int rc = 0;
 
-	if (s->tap)
+	if (s->tap) {
 		rc = cvmbus_net_tap_write(s->tap, frame, len);
-	else if (s->rx)
+	} else if (s->wire >= 0 && s->wire_is_socket) {
+		rc = nic_sock_send(exec, s->wire, frame, len, NIC_WIRE_OUT_WAIT_NS);
+	} else if (s->wire >= 0) {
+		/* A TAP the host process was given: a full queue drops the
+		 * frame, as a wire would (net_tap.c does the same). */
+		ssize_t n = write(s->wire, frame, len);
+
+		rc = n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+	} else if (s->rx)
 		s->rx(s->rx_ctx, frame, len);
 	if (rc) {
 		atomic_fetch_add_explicit(&s->cnt.out_errors, 1, memory_order_relaxed);
@@ -159,12 +311,16 @@ static void nic_out(struct nic_side *s, const void *frame, size_t len)
 
 static void nic_host_out(void *ctx, const void *frame, size_t len)
 {
-	nic_out(&((struct cvmbus_vm_nic *)ctx)->host, frame, len);
+	struct cvmbus_vm_nic *nic = ctx;
+
+	nic_out(&nic->host, nic->exec, frame, len);
 }
 
 static void nic_guest_out(void *ctx, const void *frame, size_t len)
 {
-	nic_out(&((struct cvmbus_vm_nic *)ctx)->guest, frame, len);
+	struct cvmbus_vm_nic *nic = ctx;
+
+	nic_out(&nic->guest, nic->exec, frame, len);
 }
 
 static void nic_count_in(struct nic_counters *c, size_t len, int rc)
@@ -266,6 +422,38 @@ static void nic_reader_join(struct nic_reader *r)
 	r->thread = NULL;
 }
 
+/* ---- process mode: the host's end's reports --------------------------------- */
+
+static void nic_wire_take(const struct nic_counters *c, struct nic_link_wire *w)
+{
+	w->in_frames = atomic_load(&c->in_frames);
+	w->in_bytes = atomic_load(&c->in_bytes);
+	w->in_dropped = atomic_load(&c->in_dropped);
+	w->out_frames = atomic_load(&c->out_frames);
+	w->out_bytes = atomic_load(&c->out_bytes);
+	w->out_errors = atomic_load(&c->out_errors);
+}
+
+/* REMOTE: tell the VM's end the device opened (vsp NULL) or closed (its
+ * final counters). A VM that is gone cannot read it: logged, nothing
+ * else. */
+static void nic_remote_status(struct cvmbus_vm_nic *nic, bool serving,
+			      const struct cvmbus_netvsp_stats *vsp)
+{
+	struct nic_link_status st;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	st.type = NIC_LINK_STATUS;
+	st.serving = serving ? 1u : 0u;
+	nic_wire_take(&nic->host.cnt, &st.wire);
+	if (vsp)
+		st.vsp = *vsp;
+	rc = cvmbus_seqpacket_send(nic->link, &st, sizeof(st), -1);
+	if (rc)
+		cvmbus_log_warn("nic: status to the vm failed (%d)", rc);
+}
+
 /* ---- the device (a VSP of the host or of the paravisor) -------------------- */
 
 static int nic_vsp_open(void *ctx, struct cvmbus_vsp_channel *vc)
@@ -285,6 +473,12 @@ static int nic_vsp_open(void *ctx, struct cvmbus_vsp_channel *vc)
 	if (rc)
 		return rc;
 
+	/* The VM's end first (process mode), while the device cannot have
+	 * answered the guest yet: whoever asks after the guest's handshake
+	 * finds "serving" already on the link. */
+	if (nic->role == NIC_ROLE_REMOTE)
+		nic_remote_status(nic, true, NULL);
+
 	memset(&vcfg, 0, sizeof(vcfg));
 	vcfg.ch = vc->channel;
 	memcpy(vcfg.mac, nic->cfg.mac, sizeof(vcfg.mac));
@@ -297,10 +491,11 @@ static int nic_vsp_open(void *ctx, struct cvmbus_vsp_channel *vc)
 	rc = cvmbus_netvsp_start(vsp);
 	if (rc)
 		goto fail_vsp;
-	if (nic->host.tap) {
+	if (nic->host.tap || nic->host.wire >= 0) {
 		rc = nic_reader_start(&nic->host.reader, nic->exec, "nic-host-tap",
-				      cvmbus_net_tap_fd(nic->host.tap), nic_to_vsp, vsp,
-				      nic->cfg.wait_ns, &nic->host.cnt);
+				      nic->host.tap ? cvmbus_net_tap_fd(nic->host.tap)
+						    : nic->host.wire,
+				      nic_to_vsp, vsp, nic->cfg.wait_ns, &nic->host.cnt);
 		if (rc)
 			goto fail_vsp;
 	}
@@ -319,6 +514,8 @@ fail:
 	cvmbus_mutex_lock(&nic->lock);
 	nic->device_busy = false;
 	cvmbus_mutex_unlock(&nic->lock);
+	if (nic->role == NIC_ROLE_REMOTE)
+		nic_remote_status(nic, false, NULL);
 	cvmbus_log_warn("nic: device open failed (%d)", rc);
 	return rc;
 }
@@ -340,6 +537,10 @@ static void nic_vsp_close(void *ctx, struct cvmbus_vsp_channel *vc)
 	nic->vsp = NULL;
 	nic->device_busy = false;
 	cvmbus_mutex_unlock(&nic->lock);
+	/* The final counters, before the VM's end asks after the run: the
+	 * host process says STOPPED only after every close. */
+	if (nic->role == NIC_ROLE_REMOTE)
+		nic_remote_status(nic, false, &nic->vsp_last);
 	cvmbus_netvsp_destroy(vsp);
 	vc->device_data = NULL;
 }
@@ -495,7 +696,7 @@ static void nic_shim_release(struct nic_shim *s)
 		}
 }
 
-/* ---- create / destroy -------------------------------------------------------- */
+/* ---- process mode: the VM's end of the link (PARENT) -------------------------- */
 
 static int nic_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -510,6 +711,261 @@ static int nic_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	}
 	return rc;
 }
+
+static void nic_wire_add(struct nic_link_wire *a, const struct nic_link_wire *b)
+{
+	a->in_frames += b->in_frames;
+	a->in_bytes += b->in_bytes;
+	a->in_dropped += b->in_dropped;
+	a->out_frames += b->out_frames;
+	a->out_bytes += b->out_bytes;
+	a->out_errors += b->out_errors;
+}
+
+/* A new host process: its counters start again (the last one's are kept
+ * in the base, so the NIC's wire counts every run, as in one process), and
+ * it gets the wire. Under rx_lock. */
+static void nic_proc_hello_locked(struct cvmbus_vm_nic *nic)
+{
+	struct nic_proc *pr = &nic->proc;
+	struct nic_link_attach at = { .type = NIC_LINK_ATTACH };
+	int fd, rc;
+
+	pr->hellos++;
+	nic_wire_add(&pr->wire_base, &pr->wire_last);
+	memset(&pr->wire_last, 0, sizeof(pr->wire_last));
+	pr->serving = false;
+	if (nic->host.tap) {
+		at.wire = NIC_WIRE_TAP;
+		fd = cvmbus_net_tap_fd(nic->host.tap);
+	} else {
+		at.wire = NIC_WIRE_SOCKET;
+		fd = pr->wire[1];
+	}
+	rc = cvmbus_seqpacket_send(pr->link[0], &at, sizeof(at), fd);
+	if (rc)
+		cvmbus_log_warn("nic: cannot give the host its wire (%d)", rc);
+}
+
+/* Take every datagram the host left on the link, without waiting. Each is
+ * the host's, so each is copied whole, then checked (type and exact size)
+ * before use. Under rx_lock. */
+static void nic_proc_drain_locked(struct cvmbus_vm_nic *nic)
+{
+	struct nic_proc *pr = &nic->proc;
+	union {
+		struct nic_link_hello hello;
+		struct nic_link_status status;
+		uint8_t raw[512];
+	} m;
+
+	for (;;) {
+		uint32_t type;
+		int fd = -1;
+		ssize_t n = cvmbus_seqpacket_recv(pr->link[0], &m, sizeof(m), &fd);
+
+		if (fd >= 0) {
+			/* The host never sends an fd: not ours to keep. */
+			close(fd);
+			pr->bad_msgs++;
+		}
+		if (n == -EPROTO) {
+			pr->bad_msgs++;
+			continue;
+		}
+		if (n <= 0)
+			break; /* -EAGAIN: nothing more now */
+		if ((size_t)n < sizeof(type)) {
+			pr->bad_msgs++;
+			continue;
+		}
+		memcpy(&type, &m, sizeof(type));
+		if (type == NIC_LINK_HELLO && n == (ssize_t)sizeof(m.hello) &&
+		    m.hello.magic == NIC_LINK_MAGIC) {
+			nic_proc_hello_locked(nic);
+		} else if (type == NIC_LINK_STATUS && n == (ssize_t)sizeof(m.status)) {
+			pr->serving = m.status.serving != 0;
+			if (pr->serving)
+				pr->opened_ever = true;
+			else
+				pr->vsp = m.status.vsp;
+			pr->wire_last = m.status.wire;
+		} else {
+			pr->bad_msgs++;
+		}
+	}
+}
+
+static void nic_proc_drain(struct cvmbus_vm_nic *nic)
+{
+	cvmbus_mutex_lock(&nic->proc.rx_lock);
+	nic_proc_drain_locked(nic);
+	cvmbus_mutex_unlock(&nic->proc.rx_lock);
+}
+
+/* Frames the host's device put on a socket wire, to host_rx. The host
+ * chose their lengths: one shorter than a header or longer than the MTU
+ * allows is dropped here (MSG_TRUNC gives the length it really had). */
+static void nic_proc_wire_in(struct cvmbus_vm_nic *nic, uint8_t *buf)
+{
+	struct nic_proc *pr = &nic->proc;
+	size_t max = nic->cfg.mtu + CVMBUS_NET_ETH_HLEN;
+	ssize_t n;
+
+	while ((n = recv(pr->wire[0], buf, NIC_FRAME_MAX, MSG_DONTWAIT | MSG_TRUNC)) >= 0) {
+		if (n < (ssize_t)CVMBUS_NET_ETH_HLEN || (size_t)n > max) {
+			atomic_fetch_add_explicit(&nic->host.cnt.out_errors, 1,
+						  memory_order_relaxed);
+			continue;
+		}
+		if (nic->host.rx)
+			nic->host.rx(nic->host.rx_ctx, buf, (size_t)n);
+	}
+}
+
+/*
+ * The PARENT's thread, from create to destroy: answers the link and carries
+ * a callback wire's frames to host_rx. A plain pthread, not an executor's:
+ * a run ends only when every executor thread has, and this one must
+ * outlive runs, since each run's host process says HELLO while the VM is
+ * still starting (in vm_hostproc_start, before any workload could answer).
+ * Process mode is native only, where the NIC's locks are pthread ones and
+ * any thread may take them.
+ */
+static void *nic_proc_loop(void *arg)
+{
+	struct cvmbus_vm_nic *nic = arg;
+	struct nic_proc *pr = &nic->proc;
+	uint8_t *buf = malloc(NIC_FRAME_MAX);
+
+	if (!buf)
+		return NULL;
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = pr->link[0], .events = POLLIN },
+			{ .fd = pr->stop_fd, .events = POLLIN },
+			{ .fd = pr->wire[0], .events = POLLIN }, /* -1: ignored */
+		};
+
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		/* Both sockets' other ends stay open here (the VM keeps them
+		 * for the next run): an error is no peer's doing, and would
+		 * only spin. */
+		if ((p[0].revents | p[2].revents) & (POLLERR | POLLNVAL))
+			break;
+		if (p[0].revents & POLLIN)
+			nic_proc_drain(nic);
+		if (p[2].revents & POLLIN)
+			nic_proc_wire_in(nic, buf);
+	}
+	free(buf);
+	return NULL;
+}
+
+/* host_send in process mode: onto the socket wire, if the host's device
+ * said it serves. The device's own refusals (no section in time) happen
+ * in the host's process and come back in its counters. */
+static int nic_proc_host_send(struct cvmbus_vm_nic *nic, const void *frame, size_t len,
+			      uint64_t timeout_ns)
+{
+	struct nic_proc *pr = &nic->proc;
+	bool serving;
+	int rc;
+
+	if (len < CVMBUS_NET_ETH_HLEN || len > nic->cfg.mtu + CVMBUS_NET_ETH_HLEN) {
+		rc = -EMSGSIZE;
+	} else {
+		cvmbus_mutex_lock(&pr->rx_lock);
+		nic_proc_drain_locked(nic);
+		serving = pr->serving;
+		cvmbus_mutex_unlock(&pr->rx_lock);
+		rc = serving && !cvmbus_vm_host_lost(nic->home)
+			     ? nic_sock_send(nic->exec, pr->wire[0], frame, len, timeout_ns)
+			     : -ENOTCONN;
+	}
+	if (rc) {
+		atomic_fetch_add_explicit(&pr->local_in, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&pr->local_in_bytes, len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&pr->local_dropped, 1, memory_order_relaxed);
+	}
+	return rc;
+}
+
+/* Make the link (and a callback backend's wire), describe the device,
+ * start the thread. */
+static int nic_proc_setup(struct cvmbus_vm_nic *nic, char *err, size_t errlen)
+{
+	struct nic_proc *pr = &nic->proc;
+	int sz = NIC_WIRE_SNDBUF, rc;
+
+	if (cvmbus_exec_kind(nic->exec) != CVMBUS_EXEC_NATIVE)
+		return nic_fail(err, errlen, -EINVAL, "the host's process needs the native executor");
+	/* Non-blocking both ends: the host's reader drains a wire until
+	 * EAGAIN, and nobody here may block on a host that stopped reading. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pr->link) < 0)
+		return nic_fail(err, errlen, -errno, "cannot make the nic's link socket");
+	if (!nic->host.tap) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+			       pr->wire) < 0)
+			return nic_fail(err, errlen, -errno, "cannot make the nic's wire socket");
+		/* Room for a burst (capped by net.core.wmem_max): what does
+		 * not fit waits, then drops. */
+		(void)setsockopt(pr->wire[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		(void)setsockopt(pr->wire[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	pr->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (pr->stop_fd < 0)
+		return nic_fail(err, errlen, -errno, "cannot make an eventfd");
+	cvmbus_mutex_init(&pr->rx_lock, nic->exec, "vm-nic-link");
+	pr->rx_lock_ready = true;
+
+	memset(&nic->remote, 0, sizeof(nic->remote));
+	memcpy(nic->remote.mac, nic->cfg.mac, sizeof(nic->remote.mac));
+	nic->remote.mtu = nic->cfg.mtu;
+	nic->remote.instance = nic->cfg.instance;
+	nic->remote.wait_ns = nic->cfg.wait_ns;
+	nic->role = NIC_ROLE_PARENT;
+	rc = -pthread_create(&pr->thread, NULL, nic_proc_loop, nic);
+	if (rc)
+		return nic_fail(err, errlen, rc, "cannot start the nic's link thread (%d)", rc);
+	pthread_setname_np(pr->thread, "nic-link");
+	pr->thread_started = true;
+	return 0;
+}
+
+static void nic_proc_close(struct nic_proc *pr)
+{
+	uint64_t one = 1;
+
+	if (pr->thread_started) {
+		if (write(pr->stop_fd, &one, sizeof(one)) < 0) {
+			/* Fails only on counter overflow: it is signalled. */
+		}
+		(void)pthread_join(pr->thread, NULL);
+		pr->thread_started = false;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (pr->link[i] >= 0)
+			close(pr->link[i]);
+		if (pr->wire[i] >= 0)
+			close(pr->wire[i]);
+		pr->link[i] = pr->wire[i] = -1;
+	}
+	if (pr->stop_fd >= 0)
+		close(pr->stop_fd);
+	pr->stop_fd = -1;
+	if (pr->rx_lock_ready)
+		cvmbus_mutex_destroy(&pr->rx_lock);
+	pr->rx_lock_ready = false;
+}
+
+/* ---- create / destroy -------------------------------------------------------- */
 
 /* A namespace named as `ip netns` names it must exist under /run/netns (an
  * absolute path is taken as given). */
@@ -591,6 +1047,22 @@ static int nic_check_config(const struct cvmbus_vm_nic_config *c, char *err, siz
 	return 0;
 }
 
+/* Zeroed, with every fd -1, so that destroy can unwind any half-made NIC. */
+static struct cvmbus_vm_nic *nic_alloc(void)
+{
+	struct cvmbus_vm_nic *nic = calloc(1, sizeof(*nic));
+
+	if (!nic)
+		return NULL;
+	nic->host.reader.stop_fd = nic->guest.reader.stop_fd = -1;
+	nic->host.wire = nic->guest.wire = -1;
+	nic->proc.link[0] = nic->proc.link[1] = -1;
+	nic->proc.wire[0] = nic->proc.wire[1] = -1;
+	nic->proc.stop_fd = -1;
+	nic->link = -1;
+	return nic;
+}
+
 int cvmbus_vm_nic_create(struct cvmbus_vm *vm, const struct cvmbus_vm_nic_config *cfg,
 			 struct cvmbus_vm_nic **out, char *err, size_t errlen)
 {
@@ -624,12 +1096,11 @@ int cvmbus_vm_nic_create(struct cvmbus_vm *vm, const struct cvmbus_vm_nic_config
 	if (cfg->guest_netns && (rc = nic_check_netns(cfg->guest_netns, err, errlen)))
 		return rc;
 
-	nic = calloc(1, sizeof(*nic));
+	nic = nic_alloc();
 	if (!nic)
 		return -ENOMEM;
 	nic->cfg = *cfg;
-	nic->host.reader.stop_fd = -1;
-	nic->guest.reader.stop_fd = -1;
+	nic->home = vm;
 	if (!memcmp(nic->cfg.mac, zero_mac, sizeof(zero_mac)))
 		memcpy(nic->cfg.mac, default_mac, sizeof(default_mac));
 	if (!nic->cfg.mtu)
@@ -693,6 +1164,20 @@ int cvmbus_vm_nic_create(struct cvmbus_vm *vm, const struct cvmbus_vm_nic_config
 	dev.offer = nic->offer;
 	dev.ops = &nic->ops;
 	dev.ctx = nic;
+	/* The host's device in the host's process: it gets the description
+	 * and the link (the VM copies dev; the description lives in the NIC,
+	 * which outlives every run). The paravisor's NIC stays here, with the
+	 * paravisor. */
+	if (cfg->owner == CVMBUS_VM_OWNER_HOST && vm->cfg.processes) {
+		rc = nic_proc_setup(nic, err, errlen);
+		if (rc)
+			goto fail;
+		dev.remote = CVMBUS_VM_REMOTE_NIC;
+		dev.remote_params = &nic->remote;
+		dev.remote_params_len = sizeof(nic->remote);
+		dev.remote_has_fd = true;
+		dev.remote_fd = nic->proc.link[1];
+	}
 	rc = cvmbus_vm_add_device(vm, &dev);
 	if (rc) {
 		(void)nic_fail(err, errlen, rc, "the vm refused the device (%d)", rc);
@@ -710,6 +1195,9 @@ static void nic_side_close(struct nic_side *s)
 {
 	cvmbus_net_tap_close(s->tap);
 	s->tap = NULL;
+	if (s->wire >= 0)
+		close(s->wire);
+	s->wire = -1;
 	if (s->reader.stop_fd >= 0)
 		close(s->reader.stop_fd);
 	s->reader.stop_fd = -1;
@@ -719,8 +1207,13 @@ void cvmbus_vm_nic_destroy(struct cvmbus_vm_nic *nic)
 {
 	if (!nic)
 		return;
+	/* The link's thread first: it may be handing the host TAP's fd over
+	 * as the TAP goes. */
+	nic_proc_close(&nic->proc);
 	nic_side_close(&nic->host);
 	nic_side_close(&nic->guest);
+	if (nic->link >= 0)
+		close(nic->link);
 	cvmbus_mutex_destroy(&nic->lock);
 	free(nic);
 }
@@ -955,6 +1448,8 @@ int cvmbus_vm_nic_host_send(struct cvmbus_vm_nic *nic, const void *frame, size_t
 		return -EINVAL;
 	if (nic->host.tap)
 		return -EINVAL;
+	if (nic->role == NIC_ROLE_PARENT)
+		return nic_proc_host_send(nic, frame, len, timeout_ns);
 	/* Under the lock, so the device cannot be destroyed meanwhile; its
 	 * close stops it before taking the lock, which ends any wait here. */
 	cvmbus_mutex_lock(&nic->lock);
@@ -1016,6 +1511,26 @@ void cvmbus_vm_nic_get_stats(struct cvmbus_vm_nic *nic, struct cvmbus_vm_nic_sta
 	cvmbus_mutex_unlock(&nic->lock);
 	nic_wire(&nic->host.cnt, &out->host);
 	nic_wire(&nic->guest.cnt, &out->guest);
+	if (nic->role == NIC_ROLE_PARENT) {
+		struct nic_proc *pr = &nic->proc;
+		struct nic_link_wire w;
+
+		/* The device is the host process's: what it last reported. */
+		cvmbus_mutex_lock(&pr->rx_lock);
+		nic_proc_drain_locked(nic);
+		out->device_opened = pr->opened_ever;
+		out->vsp = pr->vsp;
+		w = pr->wire_base;
+		nic_wire_add(&w, &pr->wire_last);
+		cvmbus_mutex_unlock(&pr->rx_lock);
+		out->host.in_frames = w.in_frames + atomic_load(&pr->local_in);
+		out->host.in_bytes = w.in_bytes + atomic_load(&pr->local_in_bytes);
+		out->host.in_dropped = w.in_dropped + atomic_load(&pr->local_dropped);
+		out->host.out_frames = w.out_frames;
+		out->host.out_bytes = w.out_bytes;
+		/* ... and the frames refused on their way to host_rx. */
+		out->host.out_errors = w.out_errors + atomic_load(&nic->host.cnt.out_errors);
+	}
 }
 
 /* ---- the workload ------------------------------------------------------------------ */
@@ -1109,4 +1624,120 @@ int cvmbus_vm_nic_workload(struct cvmbus_vm *vm, void *arg)
 	}
 	cvmbus_vm_nic_guest_stop(nic);
 	return rc;
+}
+
+/* ---- process mode: the host's end (REMOTE, in cvmbus-host) ---------------------------- */
+
+/* Wait for the VM's ATTACH on the link and take its wire. Only ATTACH ever
+ * comes this way (one may be left over from a host process that died
+ * before reading it: it names the same wire). */
+static int nic_remote_wait_attach(struct cvmbus_vm_nic *nic, uint32_t *kind, int *wire)
+{
+	uint64_t deadline = cvmbus_exec_deadline(nic->exec, NIC_ATTACH_WAIT_NS);
+	struct nic_link_attach at;
+	struct stat st;
+	int fd = -1;
+	ssize_t n;
+
+	for (;;) {
+		struct pollfd p = { .fd = nic->link, .events = POLLIN };
+		uint64_t now = cvmbus_exec_now_ns(nic->exec);
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, (int)((deadline - now + 999999ull) / 1000000ull)) < 0 &&
+		    errno != EINTR)
+			return -errno;
+		n = cvmbus_seqpacket_recv(nic->link, &at, sizeof(at), &fd);
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
+			continue;
+		break;
+	}
+	if (n <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return n == 0 ? -ECONNRESET : (int)n;
+	}
+	/* The kind must match what the fd is: a TAP is a character device,
+	 * a socket wire a socket. */
+	if (n != (ssize_t)sizeof(at) || at.type != NIC_LINK_ATTACH || fd < 0 || fstat(fd, &st) ||
+	    !((at.wire == NIC_WIRE_TAP && S_ISCHR(st.st_mode)) ||
+	      (at.wire == NIC_WIRE_SOCKET && S_ISSOCK(st.st_mode)))) {
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	*kind = at.wire;
+	*wire = fd;
+	return 0;
+}
+
+int cvmbus_vm_nic_remote_build(struct cvmbus_exec *exec, const void *params, size_t len,
+			       int fd, void **ctx, const struct cvmbus_vsp_ops **ops)
+{
+	const struct nic_link_hello hello = { .type = NIC_LINK_HELLO, .magic = NIC_LINK_MAGIC };
+	struct cvmbus_vm_nic_remote r;
+	struct cvmbus_vm_nic *nic;
+	uint32_t kind = 0;
+	int wire = -1, fl, rc;
+
+	if (!exec || !params || len != sizeof(r) || fd < 0 || !ctx || !ops)
+		return -EINVAL;
+	memcpy(&r, params, sizeof(r));
+	if (r.mtu < 68 || r.mtu > CVMBUS_NET_MAX_MTU || (r.mac[0] & 1) || !r.wait_ns ||
+	    r.wait_ns > 60ull * NIC_SEC)
+		return -EINVAL;
+	nic = nic_alloc();
+	if (!nic)
+		return -ENOMEM;
+	nic->role = NIC_ROLE_REMOTE;
+	nic->exec = exec;
+	cvmbus_mutex_init(&nic->lock, exec, "vm-nic");
+	nic->cfg.owner = CVMBUS_VM_OWNER_HOST;
+	memcpy(nic->cfg.mac, r.mac, sizeof(nic->cfg.mac));
+	nic->cfg.mtu = r.mtu;
+	nic->cfg.instance = r.instance;
+	nic->cfg.wait_ns = r.wait_ns;
+	nic->ops.open = nic_vsp_open;
+	nic->ops.close = nic_vsp_close;
+
+	/* Our own copy: the caller closes its one when we return. */
+	nic->link = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (nic->link < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	nic->host.reader.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (nic->host.reader.stop_fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = cvmbus_seqpacket_send(nic->link, &hello, sizeof(hello), -1);
+	if (!rc)
+		rc = nic_remote_wait_attach(nic, &kind, &wire);
+	if (rc)
+		goto fail;
+	nic->host.wire = wire;
+	nic->host.wire_is_socket = kind == NIC_WIRE_SOCKET;
+	/* The reader drains the wire until EAGAIN. (A TAP's flags are the
+	 * VM's too, the same open file: it has them set already.) */
+	fl = fcntl(wire, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(wire, F_SETFL, fl | O_NONBLOCK) < 0)) {
+		rc = -errno;
+		goto fail;
+	}
+	cvmbus_log_info("nic: host device %#x over a %s wire", r.instance,
+			kind == NIC_WIRE_TAP ? "tap" : "socket");
+	*ctx = nic;
+	*ops = &nic->ops;
+	return 0;
+
+fail:
+	cvmbus_vm_nic_destroy(nic);
+	return rc;
+}
+
+void cvmbus_vm_nic_remote_destroy(void *ctx)
+{
+	cvmbus_vm_nic_destroy(ctx);
 }

@@ -18,6 +18,12 @@
  *                 host path, none and a private ring on the confidential
  *                 one, with the probe's secret found / not found to match.
  *
+ *   host-processes  the host case again with --processes: the host's
+ *                 device runs in cvmbus-host, which reads and writes the
+ *                 host TAP itself (its fd handed over the NIC's link);
+ *                 the device's counters in the JSON came back over that
+ *                 link.
+ *
  * The root cases skip with a message saying what is missing (root,
  * /dev/net/tun, ip, ping, timeout; iperf3 only skips its own part). The
  * namespaces are deleted at the end, also when a check fails; every
@@ -55,6 +61,7 @@
 
 struct ctx {
 	const char *path; /* "host", "confidential" */
+	bool processes;   /* host-processes: --processes */
 	char ns_g[48], ns_h[48];
 	bool ns_made;
 	const char *missing;
@@ -373,12 +380,14 @@ static void test_path(void **state)
 	bool host = !strcmp(c->path, "host");
 	const char *args[] = { "net", "--path", c->path, "--guest-ns", c->ns_g, "--host-ns",
 			       c->ns_h, "--guest-addr", GUEST_ADDR "/24", "--host-addr",
-			       HOST_ADDR "/24", "--duration", "90", "--json", c->json, NULL };
+			       HOST_ADDR "/24", "--duration", "90", "--json", c->json,
+			       c->processes ? "--processes" : NULL, NULL };
 	char *o;
 	int rc;
 
 	if (c->missing) {
-		printf("# test_net_cli %s: skipped: %s\n", c->path, c->missing);
+		printf("# test_net_cli %s%s: skipped: %s\n", c->path,
+		       c->processes ? " (processes)" : "", c->missing);
 		skip();
 	}
 	snprintf(c->out, sizeof(c->out), "%s/net.out", c->dir);
@@ -422,7 +431,8 @@ static void test_path(void **state)
 		ij = json_load_file(p, 0, NULL);
 		assert_non_null(ij);
 		bytes = json_integer_value(jget(ij, "end.sum_received.bytes"));
-		printf("# iperf3 through the %s path: %.2f Gbit/s\n", c->path,
+		printf("# iperf3 through the %s path%s: %.2f Gbit/s\n", c->path,
+		       c->processes ? " (host in its own process)" : "",
 		       json_real_value(jget(ij, "end.sum_received.bits_per_second")) / 1e9);
 		json_decref(ij);
 		assert_true(bytes > 0);
@@ -481,8 +491,10 @@ static int setup(void **state)
 		c->missing = "no timeout(1): install coreutils";
 	if (c->missing)
 		return 0;
-	snprintf(c->ns_g, sizeof(c->ns_g), "cvmbus-nt-g-%d-%c", (int)getpid(), c->path[0]);
-	snprintf(c->ns_h, sizeof(c->ns_h), "cvmbus-nt-h-%d-%c", (int)getpid(), c->path[0]);
+	snprintf(c->ns_g, sizeof(c->ns_g), "cvmbus-nt-g-%d-%c", (int)getpid(),
+		 c->processes ? 'p' : c->path[0]);
+	snprintf(c->ns_h, sizeof(c->ns_h), "cvmbus-nt-h-%d-%c", (int)getpid(),
+		 c->processes ? 'p' : c->path[0]);
 	if (sh("timeout 10 ip netns add %s", c->ns_g) != 0) {
 		c->missing = "ip netns add failed (no network namespaces here)";
 		return 0;
@@ -522,11 +534,18 @@ int main(int argc, char **argv)
 	snprintf(c.dir, sizeof(c.dir), "/tmp/cvmbus-net-cli.XXXXXX");
 	if (!strcmp(c.path, "usage")) {
 		t = (struct CMUnitTest)cmocka_unit_test_prestate(test_usage, &c);
-	} else if (!strcmp(c.path, "host") || !strcmp(c.path, "confidential")) {
+	} else if (!strcmp(c.path, "host") || !strcmp(c.path, "confidential") ||
+		   !strcmp(c.path, "host-processes")) {
+		const char *name = c.path;
+
+		if (!strcmp(c.path, "host-processes")) {
+			c.path = "host";
+			c.processes = true;
+		}
 		t = (struct CMUnitTest)cmocka_unit_test_prestate(test_path, &c);
-		t.name = c.path;
+		t.name = name;
 	} else {
-		fprintf(stderr, "usage: test_net_cli usage|host|confidential\n");
+		fprintf(stderr, "usage: test_net_cli usage|host|confidential|host-processes\n");
 		return 2;
 	}
 	t.setup_func = setup;
