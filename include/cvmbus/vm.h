@@ -379,6 +379,11 @@ int cvmbus_vm_host_restart(struct cvmbus_vm *vm);
 /* The whole of the host program (tools/cvmbus-host): serve the VM whose
  * control socket is ctl_fd. The exit status: 0, 1 (failed), 2 (no start). */
 int cvmbus_host_process_main(int ctl_fd);
+/* Whether this build's host process installs its seccomp filter once set
+ * up (not under sanitizers, not with CVMBUS_HOST_SECCOMP=0 in the
+ * environment): anything outside moving bytes over what it holds, threads,
+ * memory and waiting fails with EPERM (docs/PROCESSES.md). */
+bool cvmbus_vm_host_seccomp(void);
 /* Record the steady state into the report: channels (offers, owners, ring
  * state, SynIC), the host-visible ranges and reasons, and the scan of each
  * channel's secret (set with cvmbus_vm_set_secret). During a run only. */

@@ -225,6 +225,13 @@ static int hp_main(void *arg)
 	h->link = fd;
 	cvmbus_log_set_level((enum cvmbus_log_level)h->setup.log_level);
 	rc = hp_boot(h);
+	/* Everything the host will ever open is open: from here on it only
+	 * moves bytes over what it holds. */
+	if (!rc && vm_host_seccomp_supported()) {
+		rc = vm_host_seccomp_install();
+		if (rc)
+			snprintf(h->error, sizeof(h->error), "seccomp filter (%d)", rc);
+	}
 	if (hp_ready(h, rc) || rc)
 		goto out;
 	/* Serve until told to stop, or until the VM is gone (EOF). */

@@ -91,6 +91,12 @@ void vm_host_destroy(struct cvmbus_vm *vm);
 int vm_hostproc_start(struct cvmbus_vm *vm);
 void vm_hostproc_stop(struct cvmbus_vm *vm);
 
+/* host_seccomp.c: the host process's system-call filter. Whether this
+ * build installs it (not under sanitizers; CVMBUS_HOST_SECCOMP=0 turns it
+ * off), and install it on every thread: 0 or a negative errno. */
+bool vm_host_seccomp_supported(void);
+int vm_host_seccomp_install(void);
+
 /* para.c */
 int vm_para_start(struct cvmbus_vm *vm);
 void vm_para_stop(struct cvmbus_vm *vm);

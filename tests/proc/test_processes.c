@@ -7,7 +7,8 @@
  *                               running cvmbus-host: no mapping and no fd is
  *                               the private memfd (compared by inode), and
  *                               the shared memfd is there (so the check
- *                               looks at the right things).
+ *                               looks at the right things); its seccomp
+ *                               filter is on (unsanitized builds).
  *   test_canary_scan            a random 32-byte secret through the
  *                               confidential channel and another through the
  *                               relayed one, then every readable mapping of
@@ -128,6 +129,7 @@ static ino_t own_memfd_inode(const char *name)
 
 struct maps_result {
 	int status;
+	int seccomp; /* /proc/PID/status "Seccomp:" (2: filter) */
 	ino_t private_ino;
 	unsigned int maps_private, maps_shared, fds_private, fds_shared, fds_total;
 };
@@ -146,6 +148,14 @@ static int maps_workload(struct cvmbus_vm *vm, void *arg)
 	if (pid <= 0 || !open_echo(cvmbus_vm_guest(vm), HOST_ECHO, &relid))
 		return r->status = -ENOENT;
 	r->private_ino = own_memfd_inode("cvmbus-private");
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	r->seccomp = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Seccomp: %d", &r->seccomp) == 1)
+			break;
+	if (f)
+		fclose(f);
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	f = fopen(path, "r");
 	if (!f)
@@ -220,6 +230,10 @@ static void test_host_holds_no_private(void **state)
 	 * epoll and its wake eventfd, one doorbell per event port: nothing
 	 * that grows with the partition. */
 	assert_true(r.fds_total < 32);
+	/* And it runs under its system-call filter (mode 2) when this build
+	 * installs one. */
+	print_message("host process: seccomp mode %d\n", r.seccomp);
+	assert_int_equal(r.seccomp, cvmbus_vm_host_seccomp() ? 2 : 0);
 }
 
 /* ---- test_canary_scan -------------------------------------------------------------- */
