@@ -80,6 +80,10 @@ bench-net: build
 # host glue and guest; medians of CONTROL_BENCH_REPS fresh stacks each.
 CONTROL_BENCH_REPS ?= 5
 
+.PHONY: bench-process
+bench-process: build
+	$(BUILD)/bench/process_bench --reps 5
+
 .PHONY: bench-control
 bench-control: build
 	$(BUILD)/bench/control_bench --reps $(CONTROL_BENCH_REPS)
