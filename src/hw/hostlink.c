@@ -337,12 +337,12 @@ static int handle(struct cvmbus_hostlink *l, const uint8_t *buf, size_t len, int
 		break;
 	}
 	case HL_SYNIC_POST: {
-		struct hl_synic_post sp;
+		struct hl_post sp;
 
 		HL_EXACT(sp);
 		memcpy(&sp, buf, sizeof(sp));
 		rc = sp.size <= sizeof(sp.payload)
-			     ? cvmbus_synic_post(l->p, CVMBUS_SYNIC_HYPERVISOR, sp.vp, sp.sint,
+			     ? cvmbus_synic_post(l->p, CVMBUS_SYNIC_HYPERVISOR, sp.vp, sp.target,
 						 sp.message_type, sp.payload, sp.size)
 			     : -EINVAL;
 		break;
@@ -359,13 +359,13 @@ static int handle(struct cvmbus_hostlink *l, const uint8_t *buf, size_t len, int
 		return 0;
 	}
 	case HL_POST_FROM: {
-		struct hl_post_from pf;
+		struct hl_post pf;
 
 		HL_EXACT(pf);
 		memcpy(&pf, buf, sizeof(pf));
 		rc = pf.size <= sizeof(pf.payload)
 			     ? cvmbus_hv_post_message_from(l->p, CVMBUS_MEM_PARTY_HOST, pf.vp,
-							   pf.connection_id, pf.message_type,
+							   pf.target, pf.message_type,
 							   pf.payload, pf.size, &status)
 			     : -EINVAL;
 		break;

@@ -133,15 +133,18 @@ struct hl_port_remove {
 	uint32_t reserved;
 };
 
-struct hl_synic_post {
+/* SYNIC_POST (target: the SINT, on the hypervisor's SynIC of vCPU vp) and
+ * POST_FROM (target: the connection id of HvPostMessage made by the host):
+ * one layout. */
+struct hl_post {
 	struct hl_hdr h;
 	uint32_t vp;
-	uint32_t sint;
+	uint32_t target;
 	uint32_t message_type;
 	uint32_t size;
 	uint8_t payload[HV_MESSAGE_PAYLOAD_SIZE];
 };
-_Static_assert(offsetof(struct hl_synic_post, payload) == 24, "hl_synic_post.payload");
+_Static_assert(offsetof(struct hl_post, payload) == 24, "hl_post.payload");
 
 struct hl_synic_signal {
 	struct hl_hdr h;
@@ -151,16 +154,7 @@ struct hl_synic_signal {
 	uint32_t reserved;
 };
 
-/* HvPostMessage / HvSignalEvent made by the host (the root partition). */
-struct hl_post_from {
-	struct hl_hdr h;
-	uint32_t vp;
-	uint32_t connection_id;
-	uint32_t message_type;
-	uint32_t size;
-	uint8_t payload[HV_MESSAGE_PAYLOAD_SIZE];
-};
-
+/* HvSignalEvent made by the host (the root partition). */
 struct hl_signal_from {
 	struct hl_hdr h;
 	uint32_t vp;

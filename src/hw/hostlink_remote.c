@@ -221,22 +221,30 @@ int hw_remote_port_remove(struct cvmbus_platform *p, uint32_t connection_id)
 	return rc == -ECONNRESET || rc == -ETIMEDOUT ? 0 : rc;
 }
 
-int hw_remote_synic_post(struct cvmbus_platform *p, uint32_t vp, uint32_t sint,
-			 uint32_t message_type, const void *payload, uint32_t size)
+/* SYNIC_POST and POST_FROM: one layout, one request. */
+static int remote_post(struct cvmbus_platform *p, uint32_t type, uint32_t vp, uint32_t target,
+		       uint32_t message_type, const void *payload, uint32_t size,
+		       uint16_t *status)
 {
-	struct hl_synic_post m;
+	struct hl_post m;
 
 	if (size > sizeof(m.payload) || (size && !payload))
 		return -EINVAL;
 	memset(&m, 0, sizeof(m));
-	m.h.type = HL_SYNIC_POST;
+	m.h.type = type;
 	m.vp = vp;
-	m.sint = sint;
+	m.target = target;
 	m.message_type = message_type;
 	m.size = size;
 	if (size)
 		memcpy(m.payload, payload, size);
-	return request(p->remote, &m, sizeof(m), -1, NULL);
+	return request(p->remote, &m, sizeof(m), -1, status);
+}
+
+int hw_remote_synic_post(struct cvmbus_platform *p, uint32_t vp, uint32_t sint,
+			 uint32_t message_type, const void *payload, uint32_t size)
+{
+	return remote_post(p, HL_SYNIC_POST, vp, sint, message_type, payload, size, NULL);
 }
 
 int hw_remote_synic_signal(struct cvmbus_platform *p, uint32_t vp, uint32_t sint, uint32_t flag)
@@ -257,19 +265,10 @@ int hw_remote_post_from(struct cvmbus_platform *p, uint32_t vp, uint32_t connect
 			uint32_t message_type, const void *payload, uint32_t size,
 			uint16_t *status)
 {
-	struct hl_post_from m;
-
-	if (size > sizeof(m.payload) || (size && !payload) || !status)
+	if (!status)
 		return -EINVAL;
-	memset(&m, 0, sizeof(m));
-	m.h.type = HL_POST_FROM;
-	m.vp = vp;
-	m.connection_id = connection_id;
-	m.message_type = message_type;
-	m.size = size;
-	if (size)
-		memcpy(m.payload, payload, size);
-	return request(p->remote, &m, sizeof(m), -1, status);
+	return remote_post(p, HL_POST_FROM, vp, connection_id, message_type, payload, size,
+			   status);
 }
 
 int hw_remote_signal_from(struct cvmbus_platform *p, uint32_t vp, uint32_t connection_id,

@@ -93,15 +93,13 @@ struct nic_link_attach {
 	uint32_t wire; /* enum nic_wire_kind */
 };
 
-struct nic_link_wire {
-	uint64_t in_frames, in_bytes, in_dropped;
-	uint64_t out_frames, out_bytes, out_errors;
-};
+/* The wire counters travel as the public struct cvmbus_vm_nic_wire (six
+ * u64: the same layout in both processes of one build). */
 
 struct nic_link_status {
 	uint32_t type;
 	uint32_t serving; /* 1: opened (sent before the device answers); 0: closed */
-	struct nic_link_wire wire;        /* the device's backend, this process's life */
+	struct cvmbus_vm_nic_wire wire;        /* the device's backend, this process's life */
 	struct cvmbus_netvsp_stats vsp;   /* zero at open; the final ones at close */
 };
 
@@ -109,7 +107,7 @@ struct nic_link_status {
  * changes the message: say so here rather than at run time. */
 _Static_assert(sizeof(struct nic_link_hello) == 8, "hello size");
 _Static_assert(sizeof(struct nic_link_attach) == 8, "attach size");
-_Static_assert(sizeof(struct nic_link_wire) == 48, "wire counters size");
+_Static_assert(sizeof(struct cvmbus_vm_nic_wire) == 48, "wire counters size");
 _Static_assert(sizeof(struct cvmbus_netvsp_stats) == 22 * 8, "netvsp stats size");
 _Static_assert(offsetof(struct nic_link_status, wire) == 8, "status wire offset");
 _Static_assert(offsetof(struct nic_link_status, vsp) == 56, "status vsp offset");
@@ -194,8 +192,8 @@ struct nic_proc {
 	bool serving;           /* the device said it opened, not yet closed */
 	bool opened_ever;
 	struct cvmbus_netvsp_stats vsp;
-	struct nic_link_wire wire_last; /* of the current host process */
-	struct nic_link_wire wire_base; /* of the host processes before it */
+	struct cvmbus_vm_nic_wire wire_last; /* of the current host process */
+	struct cvmbus_vm_nic_wire wire_base; /* of the host processes before it */
 	uint64_t hellos, bad_msgs;
 	/* host_send's refusals before the wire (not serving, wire full). */
 	_Atomic uint64_t local_in, local_in_bytes, local_dropped;
@@ -422,9 +420,8 @@ static void nic_reader_join(struct nic_reader *r)
 	r->thread = NULL;
 }
 
-/* ---- process mode: the host's end's reports --------------------------------- */
-
-static void nic_wire_take(const struct nic_counters *c, struct nic_link_wire *w)
+/* One side's counters as the statistics (and the host's STATUS) give them. */
+static void nic_wire(const struct nic_counters *c, struct cvmbus_vm_nic_wire *w)
 {
 	w->in_frames = atomic_load(&c->in_frames);
 	w->in_bytes = atomic_load(&c->in_bytes);
@@ -433,6 +430,9 @@ static void nic_wire_take(const struct nic_counters *c, struct nic_link_wire *w)
 	w->out_bytes = atomic_load(&c->out_bytes);
 	w->out_errors = atomic_load(&c->out_errors);
 }
+
+/* ---- process mode: the host's end's reports --------------------------------- */
+
 
 /* REMOTE: tell the VM's end the device opened (vsp NULL) or closed (its
  * final counters). A VM that is gone cannot read it: logged, nothing
@@ -446,7 +446,7 @@ static void nic_remote_status(struct cvmbus_vm_nic *nic, bool serving,
 	memset(&st, 0, sizeof(st));
 	st.type = NIC_LINK_STATUS;
 	st.serving = serving ? 1u : 0u;
-	nic_wire_take(&nic->host.cnt, &st.wire);
+	nic_wire(&nic->host.cnt, &st.wire);
 	if (vsp)
 		st.vsp = *vsp;
 	rc = cvmbus_seqpacket_send(nic->link, &st, sizeof(st), -1);
@@ -712,7 +712,7 @@ static int nic_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static void nic_wire_add(struct nic_link_wire *a, const struct nic_link_wire *b)
+static void nic_wire_add(struct cvmbus_vm_nic_wire *a, const struct cvmbus_vm_nic_wire *b)
 {
 	a->in_frames += b->in_frames;
 	a->in_bytes += b->in_bytes;
@@ -1477,15 +1477,6 @@ int cvmbus_vm_nic_guest_send(struct cvmbus_vm_nic *nic, const void *frame, size_
 
 /* ---- statistics ------------------------------------------------------------------ */
 
-static void nic_wire(const struct nic_counters *c, struct cvmbus_vm_nic_wire *w)
-{
-	w->in_frames = atomic_load(&c->in_frames);
-	w->in_bytes = atomic_load(&c->in_bytes);
-	w->in_dropped = atomic_load(&c->in_dropped);
-	w->out_frames = atomic_load(&c->out_frames);
-	w->out_bytes = atomic_load(&c->out_bytes);
-	w->out_errors = atomic_load(&c->out_errors);
-}
 
 void cvmbus_vm_nic_get_stats(struct cvmbus_vm_nic *nic, struct cvmbus_vm_nic_stats *out)
 {
@@ -1513,7 +1504,7 @@ void cvmbus_vm_nic_get_stats(struct cvmbus_vm_nic *nic, struct cvmbus_vm_nic_sta
 	nic_wire(&nic->guest.cnt, &out->guest);
 	if (nic->role == NIC_ROLE_PARENT) {
 		struct nic_proc *pr = &nic->proc;
-		struct nic_link_wire w;
+		struct cvmbus_vm_nic_wire w;
 
 		/* The device is the host process's: what it last reported. */
 		cvmbus_mutex_lock(&pr->rx_lock);

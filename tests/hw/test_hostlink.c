@@ -236,7 +236,7 @@ static int ports_main(void *arg)
 	uint8_t buf[HL_MAX_DATAGRAM];
 	struct hl_port_add add = { .h = { .type = HL_PORT_ADD } };
 	struct hl_port_remove rem = { .h = { .type = HL_PORT_REMOVE } };
-	struct hl_synic_post post;
+	struct hl_post post;
 	struct hl_synic_signal sig = { .h = { .type = HL_SYNIC_SIGNAL } };
 	struct hl_pin pin = { .h = { .type = HL_PIN } };
 	struct hl_port_message pm;

@@ -45,7 +45,7 @@
 #define FRAMES   300u
 #define HOST_MAC { 0x02, 0x00, 0x00, 0x00, 0x0b, 0x02 }
 
-#include "nic_frames.h"
+#include "nic_test_util.h"
 
 /* ---- one VM with a NIC ------------------------------------------------------------- */
 
@@ -121,16 +121,6 @@ static void rig_free(struct rig *r)
 	cvmbus_cond_destroy(&r->to_guest.cond);
 	cvmbus_mutex_destroy(&r->to_guest.lock);
 	cvmbus_vm_destroy(r->vm);
-}
-
-static uint64_t buffer_pages_now(struct cvmbus_vm *vm)
-{
-	struct cvmbus_mem_exposure_totals t;
-
-	if (cvmbus_mem_exposure_by_reason(cvmbus_platform_mem(cvmbus_vm_platform(vm)),
-					  "vmbus-buffer", &t))
-		return 0; /* never used: nothing visible */
-	return t.pages_now;
 }
 
 /* The workload of the frame tests: up, FRAMES each way (interleaved), the

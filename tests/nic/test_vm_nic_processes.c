@@ -52,7 +52,7 @@
 #define HOST_MAC { 0x02, 0x00, 0x00, 0x00, 0x0b, 0x02 }
 #define BUF_PAGES ((CVMBUS_VM_NIC_DEFAULT_RECV_BUF + CVMBUS_VM_NIC_DEFAULT_SEND_BUF) / 4096u)
 
-#include "nic_frames.h"
+#include "nic_test_util.h"
 
 /* ---- a VM in process mode with a host NIC ------------------------------------------ */
 
@@ -113,16 +113,6 @@ static void rig_free(struct rig *r)
 	cvmbus_cond_destroy(&r->to_guest.cond);
 	cvmbus_mutex_destroy(&r->to_guest.lock);
 	cvmbus_vm_destroy(r->vm);
-}
-
-static uint64_t buffer_pages_now(struct cvmbus_vm *vm)
-{
-	struct cvmbus_mem_exposure_totals t;
-
-	if (cvmbus_mem_exposure_by_reason(cvmbus_platform_mem(cvmbus_vm_platform(vm)),
-					  "vmbus-buffer", &t))
-		return 0;
-	return t.pages_now;
 }
 
 /* Up, FRAMES each way (continuing the collectors' numbering, so a second

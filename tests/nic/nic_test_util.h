@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Test frames shared by the NIC tests (tests/nic/test_vm_nic.c, one
- * process, and test_vm_nic_processes.c, the device in cvmbus-host): frame i
- * of a direction, and a collector that checks what arrives against it, in
- * order, on whatever thread the backend delivers on. Header-only test
- * scaffolding; the assertions stay in the tests.
+ * Shared by the NIC tests (tests/nic/test_vm_nic.c, one process, and
+ * test_vm_nic_processes.c, the device in cvmbus-host): frame i of a
+ * direction, a collector that checks what arrives against it, in order, on
+ * whatever thread the backend delivers on, and the count of device-buffer
+ * pages the host can see. Header-only test scaffolding; the assertions stay
+ * in the tests.
  */
-#ifndef CVMBUS_TESTS_NIC_FRAMES_H
-#define CVMBUS_TESTS_NIC_FRAMES_H
+#ifndef CVMBUS_TESTS_NIC_TEST_UTIL_H
+#define CVMBUS_TESTS_NIC_TEST_UTIL_H
 
 #include <errno.h>
 #include <stdbool.h>
@@ -16,6 +17,9 @@
 #include <string.h>
 
 #include <cvmbus/exec.h>
+#include <cvmbus/memory.h>
+#include <cvmbus/platform.h>
+#include <cvmbus/vm.h>
 
 /* ---- frames ------------------------------------------------------------------ */
 
@@ -95,4 +99,15 @@ static inline unsigned int collector_wait(struct collector *c, struct cvmbus_exe
 	return got;
 }
 
-#endif /* CVMBUS_TESTS_NIC_FRAMES_H */
+/* Device-buffer pages host-visible now (0 when there never were any). */
+static inline uint64_t buffer_pages_now(struct cvmbus_vm *vm)
+{
+	struct cvmbus_mem_exposure_totals t;
+
+	if (cvmbus_mem_exposure_by_reason(cvmbus_platform_mem(cvmbus_vm_platform(vm)),
+					  "vmbus-buffer", &t))
+		return 0;
+	return t.pages_now;
+}
+
+#endif /* CVMBUS_TESTS_NIC_TEST_UTIL_H */
