@@ -183,7 +183,6 @@ struct cvmbus_vm_nic_stats {
 	bool device_opened;      /* the device has served a channel (any run) */
 	bool connected;          /* the guest's driver finished its handshake */
 	int connect_status;      /* cvmbus_netvsc_connect's (or the open's) */
-	bool gpadl_shim;         /* the guest channel had no GPADL ops: nic.c's */
 	struct cvmbus_netvsc_info info;  /* what the driver learned */
 	/* The device: live, or at its close. In process mode: as the host's
 	 * process last reported it (zeros at its open, final at its close). */

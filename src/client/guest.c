@@ -1313,15 +1313,30 @@ int cvmbus_guest_open(struct cvmbus_guest *g, uint32_t relid,
 int cvmbus_guest_close(struct cvmbus_guest *g, uint32_t relid)
 {
 	struct guest_req r;
+	uint32_t *ids = NULL;
+	size_t n;
 	int rc;
 
 	rc = guest_check_relid(g, relid);
 	if (rc)
 		return rc;
+	/* The driver's buffers: out of the channel before it goes, torn down
+	 * once CloseChannel is done (guest_channel.c says why). */
+	n = client_guest_chan_take_gpadls(g, relid, &ids);
 	memset(&r, 0, sizeof(r));
 	r.kind = GUEST_REQ_CLOSE;
 	r.relid = relid;
-	return guest_submit(g, &r);
+	rc = guest_submit(g, &r);
+	for (size_t i = 0; i < n; i++) {
+		int trc = cvmbus_guest_gpadl_teardown(g, relid, ids[i]);
+
+		/* -ENOENT: a rescind's release already settled it. */
+		if (trc && trc != -ENOENT)
+			cvmbus_log_warn("guest: teardown of buffer gpadl %#x of relid %u failed (%d)",
+					ids[i], relid, trc);
+	}
+	free(ids);
+	return rc;
 }
 
 int cvmbus_guest_gpadl_create(struct cvmbus_guest *g, uint32_t relid, uint64_t bytes,

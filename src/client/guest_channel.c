@@ -9,7 +9,13 @@
  * confidential and the hypervisor's path otherwise (docs/CONTROL_PLANE.md);
  * external memory = the guest's own view (boundary bit stripped from shared
  * aliases). It also keeps the relid -> channel table the interrupt handler
- * uses to wake a channel whose event flag it found.
+ * uses to wake a channel whose event flag it found. Device buffers a driver
+ * asks its channel for (netvsc's receive and send buffers) are the guest's
+ * GPADLs of that relid; asking to tear one down while the channel is open
+ * only lets go of it, and cvmbus_guest_close tears them down after the
+ * close, Linux's order (netvsc frees its buffers after vmbus_close),
+ * because a server keeps a buffer its device looked up until the channel
+ * closes.
  *
  * Order at open (why the ring is formatted here): cvmbus_client_open()
  * allocates the ring, zeroes it, sets its visibility and posts the GPADL
@@ -88,6 +94,98 @@ static int guest_chan_mem_write(void *ctx, uint64_t gpa, const void *src, size_t
 				src, len);
 }
 
+static int guest_chan_gpadl_create(void *ctx, uint64_t bytes, struct cvmbus_gpadl_info *out)
+{
+	struct guest_chan *gc = ctx;
+	struct guest_chan_gpadl *rec;
+	uint64_t gpa, npages;
+	uint32_t id;
+	int rc;
+
+	if (!bytes || bytes % GUEST_PAGE || !out)
+		return -EINVAL;
+	npages = bytes / GUEST_PAGE;
+	rec = calloc(1, sizeof(*rec));
+	if (rec)
+		rec->pfns = calloc(npages, sizeof(*rec->pfns));
+	if (!rec || !rec->pfns) {
+		free(rec);
+		return -ENOMEM;
+	}
+	/* The public call: the control thread makes it, visibility included
+	 * (shared unless the offer has confidential external memory). */
+	rc = cvmbus_guest_gpadl_create(gc->g, gc->relid, bytes, &id, &gpa);
+	if (rc) {
+		free(rec->pfns);
+		free(rec);
+		return rc;
+	}
+	/* The guest allocates a buffer as one contiguous run. */
+	for (uint64_t i = 0; i < npages; i++)
+		rec->pfns[i] = gpa / GUEST_PAGE + i;
+	rec->id = id;
+	cvmbus_mutex_lock(&gc->gpadl_lock);
+	rec->next = gc->gpadls;
+	gc->gpadls = rec;
+	cvmbus_mutex_unlock(&gc->gpadl_lock);
+	memset(out, 0, sizeof(*out));
+	out->id = id;
+	out->gpa = gpa;
+	out->bytes = bytes;
+	out->pfns = rec->pfns;
+	out->pfn_count = (uint32_t)npages;
+	/* What the guest did with the pages, as partition memory says. */
+	out->shared = cvmbus_mem_page_state(gc->g->mem, gpa) == CVMBUS_MEM_PAGE_SHARED;
+	return 0;
+}
+
+static int guest_chan_gpadl_teardown(void *ctx, uint32_t id)
+{
+	struct guest_chan *gc = ctx;
+	int rc = -ENOENT;
+
+	/* The driver lets go; the buffer itself goes after the close. */
+	cvmbus_mutex_lock(&gc->gpadl_lock);
+	for (struct guest_chan_gpadl *r = gc->gpadls; r; r = r->next)
+		if (r->id == id)
+			rc = 0;
+	cvmbus_mutex_unlock(&gc->gpadl_lock);
+	return rc;
+}
+
+size_t client_guest_chan_take_gpadls(struct cvmbus_guest *g, uint32_t relid, uint32_t **ids)
+{
+	struct guest_chan_gpadl *list = NULL;
+	struct guest_chan *gc;
+	size_t n = 0;
+
+	*ids = NULL;
+	cvmbus_mutex_lock(&g->chan_lock);
+	gc = client_guest_chan_get_locked(g, relid);
+	if (gc) {
+		cvmbus_mutex_lock(&gc->gpadl_lock);
+		list = gc->gpadls;
+		gc->gpadls = NULL;
+		cvmbus_mutex_unlock(&gc->gpadl_lock);
+	}
+	cvmbus_mutex_unlock(&g->chan_lock);
+	for (struct guest_chan_gpadl *r = list; r; r = r->next)
+		n++;
+	if (n)
+		*ids = calloc(n, sizeof(**ids));
+	n = 0;
+	while (list) {
+		struct guest_chan_gpadl *r = list;
+
+		list = r->next;
+		if (*ids)
+			(*ids)[n++] = r->id;
+		free(r->pfns);
+		free(r);
+	}
+	return n;
+}
+
 int client_guest_chan_create(struct cvmbus_guest *g, uint32_t relid,
 			     const struct cvmbus_guest_open_params *p, struct guest_chan **out)
 {
@@ -125,6 +223,9 @@ int client_guest_chan_create(struct cvmbus_guest *g, uint32_t relid,
 	gc->ops.signal = guest_chan_signal;
 	gc->ops.mem_read = guest_chan_mem_read;
 	gc->ops.mem_write = guest_chan_mem_write;
+	gc->ops.gpadl_create = guest_chan_gpadl_create;
+	gc->ops.gpadl_teardown = guest_chan_gpadl_teardown;
+	cvmbus_mutex_init(&gc->gpadl_lock, g->exec, "guest-chan-gpadl");
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.exec = g->exec;
@@ -160,6 +261,7 @@ int client_guest_chan_create(struct cvmbus_guest *g, uint32_t relid,
 fail_channel:
 	cvmbus_channel_destroy(&gc->ch);
 fail_free:
+	cvmbus_mutex_destroy(&gc->gpadl_lock);
 	free(gc);
 	return rc;
 }
@@ -183,6 +285,16 @@ void client_guest_chan_destroy(struct cvmbus_guest *g, struct guest_chan *gc)
 	cvmbus_mutex_unlock(&g->chan_lock);
 	cvmbus_channel_close(&gc->ch);
 	cvmbus_channel_destroy(&gc->ch);
+	/* Records only: a close took the buffers first; a rescind or an
+	 * unload settles them in the client. */
+	while (gc->gpadls) {
+		struct guest_chan_gpadl *r = gc->gpadls;
+
+		gc->gpadls = r->next;
+		free(r->pfns);
+		free(r);
+	}
+	cvmbus_mutex_destroy(&gc->gpadl_lock);
 	free(gc);
 }
 

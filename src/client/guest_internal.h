@@ -81,6 +81,13 @@ struct guest_offer_rec {
 };
 
 /* A channel the guest opened: the device-facing channel and its ops. */
+/* A device buffer the driver made through its channel's ops. */
+struct guest_chan_gpadl {
+	struct guest_chan_gpadl *next;
+	uint32_t id;
+	uint64_t *pfns; /* what cvmbus_gpadl_info.pfns points to */
+};
+
 struct guest_chan {
 	struct cvmbus_channel ch; /* what the driver gets */
 	struct cvmbus_guest *g;
@@ -89,7 +96,17 @@ struct guest_chan {
 	enum cvmbus_path signal_path;
 	struct cvmbus_channel_ops ops;
 	bool ready; /* OPEN_DONE(0) seen: handed to the driver */
+	/* The driver's buffers (guest_channel.c). Their teardown waits for
+	 * the channel's close: cvmbus_guest_close takes them and tears each
+	 * down once CloseChannel is done. */
+	struct cvmbus_mutex gpadl_lock;
+	struct guest_chan_gpadl *gpadls;
 };
+
+/* guest_channel.c: take the ids of the driver's buffers of relid's channel
+ * (the channel keeps no record of them after this). *ids is malloc'd (NULL
+ * when none); returns how many. */
+size_t client_guest_chan_take_gpadls(struct cvmbus_guest *g, uint32_t relid, uint32_t **ids);
 
 enum guest_req_kind {
 	GUEST_REQ_CONNECT = 1,

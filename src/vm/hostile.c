@@ -2148,20 +2148,9 @@ struct hh_gchan {
 	struct cvmbus_bounce_pool *pool;
 	uint64_t buf_gpa; /* private I/O buffer, HH_IOBUF_PAGES */
 	bool buf;
-	/* netvsc, over ops of ours that give it GPADLs (the guest glue's
-	 * channel has none: netvsc asks the channel for its buffers). */
+	/* netvsc, on the guest's channel (whose ops give it its buffers and
+	 * tear them down after the close). */
 	struct cvmbus_netvsc *nvsc;
-	struct hh_run *run;
-	uint32_t relid;
-	bool shim;
-	const struct cvmbus_channel_ops *orig_ops;
-	void *orig_ctx;
-	struct cvmbus_channel_ops shim_ops;
-	struct {
-		bool used;
-		uint32_t id;
-		uint64_t *pfns;
-	} gpadl[4];
 	_Atomic uint64_t net_good, net_bad; /* frames delivered: honest or not */
 	/* Why the channel ended, read before the glue destroys it. */
 	bool was_closed;
@@ -3318,85 +3307,6 @@ static void hh_storvsc_drop(struct hh_gchan *gc)
 
 /* ---- netvsc on a guest channel -------------------------------------------------- */
 
-/* The channel ops netvsc sees: the glue's own for signals and memory, and
- * GPADLs made through the guest's client for its two buffers. */
-static void hh_shim_signal(void *ctx)
-{
-	struct hh_gchan *gc = ctx;
-
-	gc->orig_ops->signal(gc->orig_ctx);
-}
-
-static int hh_shim_read(void *ctx, uint64_t gpa, void *dst, size_t len)
-{
-	struct hh_gchan *gc = ctx;
-
-	return gc->orig_ops->mem_read ? gc->orig_ops->mem_read(gc->orig_ctx, gpa, dst, len)
-				      : -EFAULT;
-}
-
-static int hh_shim_write(void *ctx, uint64_t gpa, const void *src, size_t len)
-{
-	struct hh_gchan *gc = ctx;
-
-	return gc->orig_ops->mem_write ? gc->orig_ops->mem_write(gc->orig_ctx, gpa, src, len)
-				       : -EFAULT;
-}
-
-static int hh_shim_gpadl_create(void *ctx, uint64_t bytes, struct cvmbus_gpadl_info *out)
-{
-	struct hh_gchan *gc = ctx;
-	uint64_t gpa, pages = bytes / HH_PAGE;
-	uint32_t id;
-	unsigned int slot = 0;
-	int rc;
-
-	if (!bytes || bytes % HH_PAGE)
-		return -EINVAL;
-	while (slot < 4 && gc->gpadl[slot].used)
-		slot++;
-	if (slot == 4)
-		return -ENOSPC;
-	gc->gpadl[slot].pfns = calloc(pages, sizeof(uint64_t));
-	if (!gc->gpadl[slot].pfns)
-		return -ENOMEM;
-	rc = cvmbus_guest_gpadl_create(gc->run->g, gc->relid, bytes, &id, &gpa);
-	if (rc) {
-		free(gc->gpadl[slot].pfns);
-		gc->gpadl[slot].pfns = NULL;
-		return rc;
-	}
-	/* The client allocates a buffer as one contiguous run. */
-	for (uint64_t i = 0; i < pages; i++)
-		gc->gpadl[slot].pfns[i] = gpa / HH_PAGE + i;
-	gc->gpadl[slot].used = true;
-	gc->gpadl[slot].id = id;
-	memset(out, 0, sizeof(*out));
-	out->id = id;
-	out->gpa = gpa;
-	out->bytes = bytes;
-	out->pfns = gc->gpadl[slot].pfns;
-	out->pfn_count = (uint32_t)pages;
-	/* No confidential external memory here: the client shares it. */
-	out->shared = true;
-	return 0;
-}
-
-static int hh_shim_gpadl_teardown(void *ctx, uint32_t id)
-{
-	struct hh_gchan *gc = ctx;
-
-	for (unsigned int i = 0; i < 4; i++)
-		if (gc->gpadl[i].used && gc->gpadl[i].id == id) {
-			int rc = cvmbus_guest_gpadl_teardown(gc->run->g, gc->relid, id);
-
-			free(gc->gpadl[i].pfns);
-			memset(&gc->gpadl[i], 0, sizeof(gc->gpadl[i]));
-			return rc;
-		}
-	return -ENOENT;
-}
-
 /* Frames from the host, on netvsc's thread: honest ones are counted good. */
 static void hh_net_rx(void *ctx, const void *frame, size_t len)
 {
@@ -3413,46 +3323,24 @@ static void hh_net_rx(void *ctx, const void *frame, size_t len)
 	atomic_fetch_add(&gc->net_bad, 1);
 }
 
-/* The driver stops using the channel: netvsc halts, revokes its buffers,
- * tears its GPADLs down (through our ops), then the glue's ops come back. */
+/* The driver stops using the channel: netvsc halts and revokes its
+ * buffers; the guest tears them down once the channel is closed (or the
+ * release or unload settles them). */
 static void hh_netvsc_drop(struct hh_gchan *gc)
 {
 	if (gc->nvsc) {
 		cvmbus_netvsc_destroy(gc->nvsc);
 		gc->nvsc = NULL;
 	}
-	for (unsigned int i = 0; i < 4; i++)
-		if (gc->gpadl[i].used)
-			(void)hh_shim_gpadl_teardown(gc, gc->gpadl[i].id);
-	if (gc->shim && gc->ch) {
-		gc->ch->ops = gc->orig_ops;
-		gc->ch->ctx = gc->orig_ctx;
-	}
-	gc->shim = false;
 }
 
-static int hh_gop_netvsc_connect(struct hh_run *r, struct hh_gchan *gc, uint32_t relid)
+static int hh_gop_netvsc_connect(struct hh_run *r, struct hh_gchan *gc)
 {
 	struct cvmbus_netvsc_config nc;
 	int rc;
 
 	if (gc->nvsc)
 		return -EBUSY;
-	if (!gc->shim) {
-		gc->run = r;
-		gc->relid = relid;
-		gc->orig_ops = gc->ch->ops;
-		gc->orig_ctx = gc->ch->ctx;
-		memset(&gc->shim_ops, 0, sizeof(gc->shim_ops));
-		gc->shim_ops.signal = hh_shim_signal;
-		gc->shim_ops.mem_read = hh_shim_read;
-		gc->shim_ops.mem_write = hh_shim_write;
-		gc->shim_ops.gpadl_create = hh_shim_gpadl_create;
-		gc->shim_ops.gpadl_teardown = hh_shim_gpadl_teardown;
-		gc->ch->ops = &gc->shim_ops;
-		gc->ch->ctx = gc;
-		gc->shim = true;
-	}
 	memset(&nc, 0, sizeof(nc));
 	nc.ch = gc->ch;
 	nc.recv_buf_bytes = HH_NET_BUF;
@@ -3730,7 +3618,7 @@ static int hh_run_gop(struct hh_run *r, struct hh_job *j)
 	case HH_GOP_STORVSC_IO:
 		return hh_gop_storvsc_io(r, gc, g, j);
 	case HH_GOP_NETVSC_CONNECT:
-		return hh_gop_netvsc_connect(r, gc, g->relid);
+		return hh_gop_netvsc_connect(r, gc);
 	case HH_GOP_NET_RECV:
 		return hh_gop_net_recv(r, gc, g->relid, g->count, j);
 	case HH_GOP_NET_SEND:

@@ -148,29 +148,6 @@ struct nic_side {
 	struct nic_counters cnt;
 };
 
-/* The guest channel's GPADL ops, when the guest's channel has none of its
- * own (see nic_shim_install). */
-struct nic_shim {
-	bool installed;
-	/* Teardowns asked for while the channel is open are only noted: the
-	 * server keeps a GPADL a device has looked up until the channel
-	 * closes, so the guest waits for the close first (as Linux's netvsc
-	 * tears its buffers down after vmbus_close). */
-	bool defer;
-	struct cvmbus_channel *ch;
-	const struct cvmbus_channel_ops *orig_ops;
-	void *orig_ctx;
-	struct cvmbus_channel_ops ops;
-	struct cvmbus_guest *g;
-	struct cvmbus_mem *mem;
-	uint32_t relid;
-	struct nic_shim_gpadl {
-		bool used;
-		uint32_t id;
-		uint64_t *pfns;
-	} gpadls[2];
-};
-
 /* Which object of a NIC this is (see the top of the file). */
 enum nic_role {
 	NIC_ROLE_LOCAL = 0, /* the whole NIC, in one process */
@@ -220,7 +197,7 @@ struct cvmbus_vm_nic {
 	struct cvmbus_netvsp_stats vsp_last;
 	struct cvmbus_netvsc_stats vsc_last;
 	struct cvmbus_netvsc_info info;
-	bool device_opened, connected, gpadl_shim;
+	bool device_opened, connected;
 	int connect_status;
 	uint32_t relid;
 	/* The guest side: written by the workload thread only. */
@@ -228,7 +205,6 @@ struct cvmbus_vm_nic {
 	struct cvmbus_vm *vm;
 	struct cvmbus_guest *g;
 	struct cvmbus_channel *ch;
-	struct nic_shim shim;
 	/* Process mode. PARENT: proc and the description it hands the host;
 	 * REMOTE: its dup of the link (-1 otherwise). */
 	struct nic_proc proc;
@@ -543,157 +519,6 @@ static void nic_vsp_close(void *ctx, struct cvmbus_vsp_channel *vc)
 		nic_remote_status(nic, false, &nic->vsp_last);
 	cvmbus_netvsp_destroy(vsp);
 	vc->device_data = NULL;
-}
-
-/* ---- the guest channel's GPADL ops ---------------------------------------- */
-
-/*
- * netvsc asks its channel for the buffer GPADLs (cvmbus_channel_gpadl_create),
- * but the guest's channel objects (src/client/guest_channel.c) have no GPADL
- * ops: the guest offers them as cvmbus_guest_gpadl_create instead. Until the
- * channel carries them itself, the NIC lays these ops over the channel's for
- * the driver's lifetime: signal and memory go to the guest's own ops
- * unchanged, GPADLs to the guest's API. They are installed before the driver
- * exists and removed after it is destroyed, when nobody else calls the
- * channel's ops (the guest's interrupt path only rings its doorbells).
- */
-static void nic_shim_signal(void *ctx)
-{
-	struct nic_shim *s = ctx;
-
-	s->orig_ops->signal(s->orig_ctx);
-}
-
-static int nic_shim_read(void *ctx, uint64_t gpa, void *dst, size_t len)
-{
-	struct nic_shim *s = ctx;
-
-	return s->orig_ops->mem_read ? s->orig_ops->mem_read(s->orig_ctx, gpa, dst, len) : -EFAULT;
-}
-
-static int nic_shim_write(void *ctx, uint64_t gpa, const void *src, size_t len)
-{
-	struct nic_shim *s = ctx;
-
-	return s->orig_ops->mem_write ? s->orig_ops->mem_write(s->orig_ctx, gpa, src, len)
-				      : -EFAULT;
-}
-
-static int nic_shim_gpadl_create(void *ctx, uint64_t bytes, struct cvmbus_gpadl_info *out)
-{
-	struct nic_shim *s = ctx;
-	struct nic_shim_gpadl *slot = NULL;
-	struct cvmbus_mem_exposure_page ep;
-	uint64_t gpa, npages;
-	uint32_t id;
-	int rc;
-
-	if (!bytes || bytes % CVMBUS_MEM_PAGE_SIZE)
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof(s->gpadls) / sizeof(s->gpadls[0]); i++)
-		if (!s->gpadls[i].used) {
-			slot = &s->gpadls[i];
-			break;
-		}
-	if (!slot)
-		return -ENOSPC;
-	npages = bytes / CVMBUS_MEM_PAGE_SIZE;
-	slot->pfns = calloc(npages, sizeof(*slot->pfns));
-	if (!slot->pfns)
-		return -ENOMEM;
-	rc = cvmbus_guest_gpadl_create(s->g, s->relid, bytes, &id, &gpa);
-	if (rc) {
-		free(slot->pfns);
-		slot->pfns = NULL;
-		return rc;
-	}
-	/* The guest allocates a buffer as one contiguous run. */
-	for (uint64_t i = 0; i < npages; i++)
-		slot->pfns[i] = gpa / CVMBUS_MEM_PAGE_SIZE + i;
-	slot->used = true;
-	slot->id = id;
-	memset(out, 0, sizeof(*out));
-	out->id = id;
-	out->gpa = gpa;
-	out->bytes = bytes;
-	out->pfns = slot->pfns;
-	out->pfn_count = (uint32_t)npages;
-	/* What the guest actually did with the pages, from the exposure
-	 * account, rather than what we expect of its rule. */
-	out->shared = cvmbus_mem_exposure_page(s->mem, gpa, &ep) == 0 && ep.visible_now;
-	return 0;
-}
-
-static int nic_shim_gpadl_teardown(void *ctx, uint32_t id)
-{
-	struct nic_shim *s = ctx;
-
-	for (size_t i = 0; i < sizeof(s->gpadls) / sizeof(s->gpadls[0]); i++) {
-		struct nic_shim_gpadl *slot = &s->gpadls[i];
-		int rc;
-
-		if (!slot->used || slot->id != id)
-			continue;
-		if (s->defer)
-			return 0;
-		rc = cvmbus_guest_gpadl_teardown(s->g, s->relid, id);
-		free(slot->pfns);
-		memset(slot, 0, sizeof(*slot));
-		return rc;
-	}
-	return -ENOENT;
-}
-
-/* Returns whether the shim was needed. */
-static bool nic_shim_install(struct nic_shim *s, struct cvmbus_channel *ch,
-			     struct cvmbus_guest *g, struct cvmbus_mem *mem, uint32_t relid)
-{
-	memset(s, 0, sizeof(*s));
-	if (ch->ops && ch->ops->gpadl_create)
-		return false;
-	s->ch = ch;
-	s->orig_ops = ch->ops;
-	s->orig_ctx = ch->ctx;
-	s->g = g;
-	s->mem = mem;
-	s->relid = relid;
-	s->ops.signal = nic_shim_signal;
-	s->ops.mem_read = nic_shim_read;
-	s->ops.mem_write = nic_shim_write;
-	s->ops.gpadl_create = nic_shim_gpadl_create;
-	s->ops.gpadl_teardown = nic_shim_gpadl_teardown;
-	ch->ops = &s->ops;
-	ch->ctx = s;
-	s->installed = true;
-	return true;
-}
-
-/* Give the channel its own ops back (before the guest closes and frees
- * it); the GPADLs stay until nic_shim_release. */
-static void nic_shim_remove(struct nic_shim *s)
-{
-	if (!s->installed)
-		return;
-	s->ch->ops = s->orig_ops;
-	s->ch->ctx = s->orig_ctx;
-	s->ch = NULL;
-	s->installed = false;
-}
-
-/* After the channel's close: the teardowns the driver asked for (and any
- * it never reached, having failed half-way), so the guest's RAM comes
- * back. */
-static void nic_shim_release(struct nic_shim *s)
-{
-	s->defer = false;
-	for (size_t i = 0; i < sizeof(s->gpadls) / sizeof(s->gpadls[0]); i++)
-		if (s->gpadls[i].used) {
-			int rc = nic_shim_gpadl_teardown(s, s->gpadls[i].id);
-
-			if (rc)
-				cvmbus_log_warn("nic: teardown of gpadl %#x failed (%d)",
-						s->gpadls[i].id, rc);
-		}
 }
 
 /* ---- process mode: the VM's end of the link (PARENT) -------------------------- */
@@ -1285,7 +1110,6 @@ static int nic_guest_up(struct cvmbus_vm_nic *nic, struct cvmbus_vm *vm)
 	struct cvmbus_guest *g;
 	struct cvmbus_channel *ch = NULL;
 	uint32_t relid = 0;
-	bool shim;
 	int rc;
 
 	if (!nic || !vm)
@@ -1316,9 +1140,6 @@ static int nic_guest_up(struct cvmbus_vm_nic *nic, struct cvmbus_vm *vm)
 		vm_fail(vm, rc, "nic: open of relid %u failed (%d)", relid, rc);
 		goto fail;
 	}
-	shim = nic_shim_install(&nic->shim, ch, g, cvmbus_platform_mem(cvmbus_vm_platform(vm)),
-				relid);
-
 	memset(&cc, 0, sizeof(cc));
 	cc.ch = ch;
 	cc.recv_buf_bytes = nic->cfg.recv_buf_bytes;
@@ -1359,18 +1180,16 @@ static int nic_guest_up(struct cvmbus_vm_nic *nic, struct cvmbus_vm *vm)
 	nic->relid = relid;
 	nic->connected = true;
 	nic->connect_status = 0;
-	nic->gpadl_shim = shim;
 	cvmbus_mutex_unlock(&nic->lock);
 	nic->guest_state = NIC_GUEST_RUNNING;
 	return 0;
 
 fail_vsc:
-	nic->shim.defer = true;
 	cvmbus_netvsc_destroy(vsc);
 fail_close:
-	nic_shim_remove(&nic->shim);
+	/* The driver's buffers go with the close (the guest tears them down
+	 * after CloseChannel). */
 	(void)cvmbus_guest_close(g, relid);
-	nic_shim_release(&nic->shim);
 fail:
 	cvmbus_mutex_lock(&nic->lock);
 	nic->relid = relid;
@@ -1422,17 +1241,13 @@ void cvmbus_vm_nic_guest_stop(struct cvmbus_vm_nic *nic)
 	cvmbus_netvsc_get_stats(vsc, &nic->vsc_last);
 	nic->vsc = NULL;
 	cvmbus_mutex_unlock(&nic->lock);
-	/* The destroy asks for the buffers' teardown while its channel still
-	 * exists; the shim holds the requests until the channel is closed
-	 * (nic_shim.defer says why), then sends them. */
-	nic->shim.defer = true;
+	/* The destroy lets go of the buffers while the channel still exists;
+	 * the guest tears them down after the close (guest_channel.c). */
 	cvmbus_netvsc_destroy(vsc);
-	nic_shim_remove(&nic->shim);
 	rc = cvmbus_guest_close(nic->g, nic->relid);
 	c = vm_report_channel(nic->vm, nic->relid);
 	if (c)
 		c->close_status = rc;
-	nic_shim_release(&nic->shim);
 	nic->ch = NULL;
 	nic->guest_state = NIC_GUEST_IDLE;
 }
@@ -1489,7 +1304,6 @@ void cvmbus_vm_nic_get_stats(struct cvmbus_vm_nic *nic, struct cvmbus_vm_nic_sta
 	out->device_opened = nic->device_opened;
 	out->connected = nic->connected;
 	out->connect_status = nic->connect_status;
-	out->gpadl_shim = nic->gpadl_shim;
 	out->info = nic->info;
 	if (nic->vsp)
 		cvmbus_netvsp_get_stats(nic->vsp, &out->vsp);

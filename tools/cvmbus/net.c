@@ -340,12 +340,11 @@ static void net_print(const struct cvmbus_vm_nic_stats *s, struct cvmbus_vm_nic 
 		s->connected ? "connected" : "not connected",
 		tool_version(s->info.nvsp_version, ver, sizeof(ver)), mac, s->info.mtu);
 	if (s->connected)
-		fprintf(out, "  receive buffer %u x %u bytes (%s), send buffer %u x %u bytes (%s)%s\n",
+		fprintf(out, "  receive buffer %u x %u bytes (%s), send buffer %u x %u bytes (%s)\n",
 			s->info.recv_sections, s->info.recv_section_size,
 			s->info.recv_buf_shared ? "host-visible" : "private", s->info.send_sections,
 			s->info.send_section_size,
-			s->info.send_buf_shared ? "host-visible" : "private",
-			s->gpadl_shim ? "; gpadls through the nic's shim" : "");
+			s->info.send_buf_shared ? "host-visible" : "private");
 	else
 		fprintf(out, "  connect status %d\n", s->connect_status);
 	if (!t)
@@ -385,12 +384,11 @@ static json_t *net_json(const struct cvmbus_vm_nic_stats *s, struct cvmbus_vm_ni
 
 	net_mac_text(s->info.mac, mac, sizeof(mac));
 	return json_pack(
-		"{s:s,s:I,s:b,s:i,s:b,s:s,s:I,s:I,s:s,s:s,"
+		"{s:s,s:I,s:b,s:i,s:s,s:I,s:I,s:s,s:s,"
 		"s:{s:I,s:I,s:b},s:{s:I,s:I,s:b},"
 		"s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I},s:o,s:o}",
 		"path", cvmbus_vm_nic_path_name(s->owner), "relid", (json_int_t)s->relid,
-		"connected", s->connected, "connect_status", s->connect_status, "gpadl_shim",
-		s->gpadl_shim, "mac", mac, "mtu", (json_int_t)s->info.mtu, "nvsp_version",
+		"connected", s->connected, "connect_status", s->connect_status, "mac", mac, "mtu", (json_int_t)s->info.mtu, "nvsp_version",
 		(json_int_t)s->info.nvsp_version, "guest_if", cvmbus_vm_nic_guest_ifname(nic),
 		"host_if", cvmbus_vm_nic_host_ifname(nic),
 		"recv_buffer", "sections", (json_int_t)s->info.recv_sections, "section_size",
