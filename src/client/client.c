@@ -185,14 +185,25 @@ uint64_t cvmbus_client_next_deadline(const struct cvmbus_client *cli)
 	if (cli->out_waiting)
 		d = min_u64(d, cli->out_retry_at);
 	if (cli->state == CVMBUS_CLIENT_CONNECTED) {
-		for (uint32_t r = 1; r <= CVMBUS_CLIENT_MAX_RELID && cli->nchan; r++) {
+		/* Only what has a deadline running (the counts say how many). */
+		uint32_t left = cli->chan_timed;
+
+		for (uint32_t r = 1; r <= CVMBUS_CLIENT_MAX_RELID && left; r++) {
 			const struct client_channel *ch = cli->chan[r];
 
-			if (ch && ch->state == CHAN_OPENING)
+			if (!ch || ch->deadline == CLIENT_NEVER)
+				continue;
+			left--;
+			if (ch->state == CHAN_OPENING)
 				d = min_u64(d, ch->deadline);
 		}
-		for (const struct client_gpadl *g = cli->gpadls; g; g = g->next)
+		left = cli->gpadl_timed;
+		for (const struct client_gpadl *g = cli->gpadls; g && left; g = g->next) {
+			if (g->deadline == CLIENT_NEVER)
+				continue;
+			left--;
 			d = min_u64(d, g->deadline);
+		}
 	}
 	return d;
 }

@@ -123,7 +123,7 @@ int client_on_offer(struct cvmbus_client *cli, const struct cvmbus_msg_offer_cha
 	ch->state = CHAN_CLOSED;
 	ch->co_ring = o->flags & CVMBUS_OFFER_CONFIDENTIAL_RING_BUFFER;
 	ch->co_external = o->flags & CVMBUS_OFFER_CONFIDENTIAL_EXTERNAL_MEMORY;
-	ch->deadline = CLIENT_NEVER;
+	ch->deadline = CLIENT_NEVER; /* before it is linked: counted by nobody */
 	cli->chan[relid] = ch;
 	cli->nchan++;
 	cli->stats.offers_received++;
@@ -140,7 +140,7 @@ static void client_open_failed(struct cvmbus_client *cli, struct client_channel 
 	struct client_gpadl *g = ch->ring;
 
 	client_outbox_cancel(cli, CVMBUS_MSG_OPEN_CHANNEL, ch->relid, UINT32_MAX);
-	ch->deadline = CLIENT_NEVER;
+	client_chan_set_deadline(cli, ch, CLIENT_NEVER);
 	ch->open_status = err;
 	if (!g) {
 		ch->state = CHAN_CLOSED;
@@ -194,7 +194,7 @@ static void client_chan_send_open(struct cvmbus_client *cli, struct client_chann
 	}
 	ch->state = CHAN_OPENING;
 	ch->open_posted = false;
-	ch->deadline = CLIENT_NEVER;
+	client_chan_set_deadline(cli, ch, CLIENT_NEVER);
 	rc = client_send(cli, &m, cli->msg_conn_id, ch->relid, 0, true);
 	if (rc < 0)
 		client_open_failed(cli, ch, rc);
@@ -375,7 +375,7 @@ int client_on_open_result(struct cvmbus_client *cli, const struct cvmbus_msg_ope
 		return 0;
 	}
 	ch->state = CHAN_OPEN;
-	ch->deadline = CLIENT_NEVER;
+	client_chan_set_deadline(cli, ch, CLIENT_NEVER);
 	client_emit_simple(cli, CVMBUS_CLIENT_EV_OPEN_DONE, 0, ch->relid, 0);
 	return 0;
 }
@@ -488,6 +488,7 @@ static bool client_chan_release_step(struct cvmbus_client *cli, struct client_ch
 	m.u.relid_released.child_relid = relid;
 	if (client_send(cli, &m, cli->msg_conn_id, relid, 0, true) < 0)
 		return moved;
+	client_chan_set_deadline(cli, ch, CLIENT_NEVER);
 	cli->chan[relid] = NULL;
 	cli->nchan--;
 	cli->release_pending--;
@@ -519,6 +520,7 @@ void client_chan_forget_all(struct cvmbus_client *cli)
 	}
 	cli->nchan = 0;
 	cli->release_pending = 0;
+	cli->chan_timed = 0;
 }
 
 /* ---- Outbox outcomes and deadlines ------------------------------------------ */
@@ -533,7 +535,8 @@ void client_chan_posted(struct cvmbus_client *cli, const struct client_out *o)
 	case CVMBUS_MSG_OPEN_CHANNEL:
 		if (ch->state == CHAN_OPENING) {
 			ch->open_posted = true;
-			ch->deadline = client_deadline(cli, cli->cfg.reply_timeout_ns);
+			client_chan_set_deadline(cli, ch,
+						 client_deadline(cli, cli->cfg.reply_timeout_ns));
 		}
 		break;
 	case CVMBUS_MSG_CLOSE_CHANNEL:
@@ -583,12 +586,27 @@ void client_chan_post_failed(struct cvmbus_client *cli, const struct client_out 
 	}
 }
 
+void client_chan_set_deadline(struct cvmbus_client *cli, struct client_channel *ch,
+			      uint64_t deadline)
+{
+	bool was = ch->deadline != CLIENT_NEVER, is = deadline != CLIENT_NEVER;
+
+	cli->chan_timed += (uint32_t)is - (uint32_t)was;
+	ch->deadline = deadline;
+}
+
 void client_chan_expire(struct cvmbus_client *cli)
 {
-	for (uint32_t r = 1; r <= CVMBUS_CLIENT_MAX_RELID && cli->nchan; r++) {
+	uint32_t left = cli->chan_timed;
+
+	/* Only as far as the last channel with a deadline running. */
+	for (uint32_t r = 1; r <= CVMBUS_CLIENT_MAX_RELID && left; r++) {
 		struct client_channel *ch = cli->chan[r];
 
-		if (ch && ch->state == CHAN_OPENING && cli->now >= ch->deadline) {
+		if (!ch || ch->deadline == CLIENT_NEVER)
+			continue;
+		left--;
+		if (ch->state == CHAN_OPENING && cli->now >= ch->deadline) {
 			cli->stats.timeouts++;
 			cvmbus_log_warn("client: no open result for relid %u", r);
 			client_open_failed(cli, ch, -ETIMEDOUT);

@@ -60,12 +60,53 @@ void client_mem_release(struct cvmbus_client *cli, uint64_t gpa, uint64_t npages
 
 /* ---- The list --------------------------------------------------------------------- */
 
+static struct client_gpadl **client_gpadl_bucket(struct cvmbus_client *cli, uint32_t handle)
+{
+	return &cli->gpadl_hash[handle % CLIENT_GPADL_BUCKETS];
+}
+
 struct client_gpadl *client_gpadl_find(const struct cvmbus_client *cli, uint32_t handle)
 {
-	for (struct client_gpadl *g = cli->gpadls; g; g = g->next)
+	for (struct client_gpadl *g = cli->gpadl_hash[handle % CLIENT_GPADL_BUCKETS]; g;
+	     g = g->hnext)
 		if (g->handle == handle)
 			return g;
 	return NULL;
+}
+
+void client_gpadl_link(struct cvmbus_client *cli, struct client_gpadl *g)
+{
+	struct client_gpadl **b = client_gpadl_bucket(cli, g->handle);
+
+	g->prev = NULL;
+	g->next = cli->gpadls;
+	if (g->next)
+		g->next->prev = g;
+	cli->gpadls = g;
+	g->hnext = *b;
+	*b = g;
+}
+
+void client_gpadl_set_deadline(struct cvmbus_client *cli, struct client_gpadl *g,
+			       uint64_t deadline)
+{
+	bool was = g->deadline != CLIENT_NEVER, is = deadline != CLIENT_NEVER;
+
+	cli->gpadl_timed += (uint32_t)is - (uint32_t)was;
+	g->deadline = deadline;
+	/* A wait that starts moves its record to the head of the list, so the
+	 * walks that look for running deadlines (which stop once they saw
+	 * gpadl_timed of them) stay near the head: a teardown of the oldest
+	 * of 2047 GPADLs would otherwise be found at the tail. */
+	if (is && !was && g->prev) {
+		g->prev->next = g->next;
+		if (g->next)
+			g->next->prev = g->prev;
+		g->prev = NULL;
+		g->next = cli->gpadls;
+		cli->gpadls->prev = g;
+		cli->gpadls = g;
+	}
 }
 
 bool client_gpadl_any_for(const struct cvmbus_client *cli, uint32_t relid)
@@ -78,12 +119,21 @@ bool client_gpadl_any_for(const struct cvmbus_client *cli, uint32_t relid)
 
 static void client_gpadl_unlink(struct cvmbus_client *cli, struct client_gpadl *g)
 {
-	for (struct client_gpadl **pp = &cli->gpadls; *pp; pp = &(*pp)->next) {
+	client_gpadl_set_deadline(cli, g, CLIENT_NEVER);
+	if (g->prev)
+		g->prev->next = g->next;
+	else
+		cli->gpadls = g->next;
+	if (g->next)
+		g->next->prev = g->prev;
+	for (struct client_gpadl **pp = client_gpadl_bucket(cli, g->handle); *pp;
+	     pp = &(*pp)->hnext) {
 		if (*pp == g) {
-			*pp = g->next;
-			return;
+			*pp = g->hnext;
+			break;
 		}
 	}
+	g->next = g->prev = g->hnext = NULL;
 }
 
 void client_gpadl_reclaim(struct cvmbus_client *cli, struct client_gpadl *g)
@@ -266,8 +316,7 @@ struct client_gpadl *client_gpadl_start(struct cvmbus_client *cli, struct client
 	rc = client_gpadl_send(cli, g);
 	if (rc < 0)
 		goto fail_release;
-	g->next = cli->gpadls;
-	cli->gpadls = g;
+	client_gpadl_link(cli, g);
 	return g;
 
 fail_release:
@@ -352,8 +401,7 @@ int cvmbus_client_gpadl_create_foreign(struct cvmbus_client *cli, uint32_t relid
 		free(g);
 		return rc;
 	}
-	g->next = cli->gpadls;
-	cli->gpadls = g;
+	client_gpadl_link(cli, g);
 	client_run(cli);
 	return 0;
 }
@@ -425,7 +473,7 @@ int client_on_gpadl_created(struct cvmbus_client *cli, const struct cvmbus_msg_g
 		return 0;
 	}
 	g->state = CVMBUS_CLIENT_GPADL_CREATED;
-	g->deadline = CLIENT_NEVER;
+	client_gpadl_set_deadline(cli, g, CLIENT_NEVER);
 	if (g->ring) {
 		owner = client_gpadl_owner(cli, g);
 		if (owner && owner->ring == g)
@@ -451,7 +499,7 @@ int client_gpadl_teardown_start(struct cvmbus_client *cli, struct client_gpadl *
 		return rc;
 	g->state = CVMBUS_CLIENT_GPADL_TEARING_DOWN;
 	g->posted = false;
-	g->deadline = CLIENT_NEVER;
+	client_gpadl_set_deadline(cli, g, CLIENT_NEVER);
 	return 0;
 }
 
@@ -540,7 +588,7 @@ void client_gpadl_posted(struct cvmbus_client *cli, const struct client_out *o)
 	if ((o->msgtype == CVMBUS_MSG_GPADL_TEARDOWN) ==
 	    (g->state == CVMBUS_CLIENT_GPADL_TEARING_DOWN)) {
 		g->posted = true;
-		g->deadline = client_deadline(cli, cli->cfg.reply_timeout_ns);
+		client_gpadl_set_deadline(cli, g, client_deadline(cli, cli->cfg.reply_timeout_ns));
 	}
 }
 
@@ -570,9 +618,15 @@ static bool client_gpadl_channel_gone(const struct cvmbus_client *cli, uint32_t 
 void client_gpadl_expire(struct cvmbus_client *cli)
 {
 	struct client_gpadl *g = cli->gpadls, *next;
+	uint32_t left = cli->gpadl_timed;
 
-	for (; g; g = next) {
+	/* New GPADLs go at the head, so the ones waiting are near it: stop
+	 * once every running deadline has been looked at. */
+	for (; g && left; g = next) {
 		next = g->next;
+		if (g->deadline == CLIENT_NEVER)
+			continue;
+		left--;
 		if (cli->now < g->deadline)
 			continue;
 		cli->stats.timeouts++;
@@ -589,7 +643,7 @@ void client_gpadl_expire(struct cvmbus_client *cli)
 					gone ? " (channel rescinded)" : "");
 			client_gpadl_gone(cli, g, gone ? 0 : -ETIMEDOUT, gone);
 		} else {
-			g->deadline = CLIENT_NEVER;
+			client_gpadl_set_deadline(cli, g, CLIENT_NEVER);
 		}
 	}
 }

@@ -58,8 +58,14 @@ enum client_chan_state {
 	CHAN_CLOSING,      /* CloseChannel queued or out, then the ring teardown */
 };
 
+/* Buckets of the GPADL hash, by the handle's low bits (handles count up). */
+#define CLIENT_GPADL_BUCKETS 256u
+
 struct client_gpadl {
-	struct client_gpadl *next;
+	/* The client's list (doubly linked: unlinking is O(1) however many
+	 * GPADLs there are) and its handle's hash chain. */
+	struct client_gpadl *next, *prev;
+	struct client_gpadl *hnext;
 	uint32_t handle;
 	uint32_t relid;
 	bool ring;          /* the channel's ring rather than a device buffer */
@@ -149,6 +155,12 @@ struct cvmbus_client {
 	uint32_t nchan;
 	uint32_t release_pending;
 	struct client_gpadl *gpadls;
+	struct client_gpadl *gpadl_hash[CLIENT_GPADL_BUCKETS]; /* by handle */
+	/* How many channels and GPADLs have a deadline running: with none,
+	 * a tick and the next deadline look at nothing (with 2047 channels
+	 * open, walking them at every wake-up was most of an open's cost). */
+	uint32_t chan_timed;
+	uint32_t gpadl_timed;
 
 	/* Outbox: FIFO, so a retried message keeps later ones behind it. */
 	struct client_out *out_head;
@@ -233,6 +245,14 @@ struct client_gpadl *client_gpadl_start(struct cvmbus_client *cli, struct client
  * the caller's own path (the return value says so). */
 int client_gpadl_teardown_start(struct cvmbus_client *cli, struct client_gpadl *g);
 struct client_gpadl *client_gpadl_find(const struct cvmbus_client *cli, uint32_t handle);
+/* Into the list and the hash (a new record, deadline CLIENT_NEVER). */
+void client_gpadl_link(struct cvmbus_client *cli, struct client_gpadl *g);
+/* Every deadline of a linked GPADL or channel is set through these, so the
+ * counts of running ones stay true. */
+void client_gpadl_set_deadline(struct cvmbus_client *cli, struct client_gpadl *g,
+			       uint64_t deadline);
+void client_chan_set_deadline(struct cvmbus_client *cli, struct client_channel *ch,
+			      uint64_t deadline);
 bool client_gpadl_any_for(const struct cvmbus_client *cli, uint32_t relid);
 /* A CREATING GPADL fails: cancel its messages, release its memory, tell
  * its owner. */
