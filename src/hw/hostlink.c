@@ -452,7 +452,9 @@ static int reader_main(void *arg)
 	}
 	free(buf);
 	shutdown(l->sock, SHUT_RDWR);
-	atomic_store(&l->p->link, NULL);
+	cvmbus_mutex_lock(&l->p->link_lock);
+	l->p->link = NULL;
+	cvmbus_mutex_unlock(&l->p->link_lock);
 	link_lost(l);
 	if (!atomic_load(&l->closing)) {
 		cvmbus_log_warn("hostlink: the host is gone (%d)", why);
@@ -473,7 +475,7 @@ int cvmbus_hostlink_serve(struct cvmbus_platform *p, int sock,
 	uint64_t base, bytes;
 	int rc;
 
-	if (!p || sock < 0 || !out || p->remote || atomic_load(&p->link)) {
+	if (!p || sock < 0 || !out || p->remote) {
 		if (sock >= 0)
 			close(sock);
 		return -EINVAL;
@@ -516,20 +518,31 @@ int cvmbus_hostlink_serve(struct cvmbus_platform *p, int sock,
 	hello.vtl2_bytes = bytes;
 	hello.port_queue_depth = p->cfg.port_queue_depth;
 	hello.sint_queue_depth = p->cfg.sint_queue_depth;
+	cvmbus_mutex_lock(&p->link_lock);
+	if (p->link) {
+		cvmbus_mutex_unlock(&p->link_lock);
+		rc = -EBUSY; /* one host at a time */
+		goto fail_lock;
+	}
 	/* The one fd the host ever gets of partition memory. */
 	rc = cvmbus_seqpacket_send(sock, &hello, sizeof(hello), cvmbus_mem_shared_fd(p->mem));
 	if (!rc)
 		rc = send_visible_now(l);
-	if (rc)
-		goto fail_lock;
-	/* From here on every visibility change is forwarded (hypercall.c);
-	 * the caller serves before any party runs, so none was missed. */
-	atomic_store(&p->link, l);
-	rc = cvmbus_thread_spawn(p->exec, &l->reader, "hostlink", reader_main, l);
 	if (rc) {
-		atomic_store(&p->link, NULL);
+		cvmbus_mutex_unlock(&p->link_lock);
 		goto fail_lock;
 	}
+	/* From here on every visibility change is forwarded (hypercall.c).
+	 * The snapshot above and this are under the lock, so a change made
+	 * meanwhile (a restarted host, with the guest running) is either in
+	 * the snapshot or forwarded after it. */
+	rc = cvmbus_thread_spawn(p->exec, &l->reader, "hostlink", reader_main, l);
+	if (rc) {
+		cvmbus_mutex_unlock(&p->link_lock);
+		goto fail_lock;
+	}
+	p->link = l;
+	cvmbus_mutex_unlock(&p->link_lock);
 	*out = l;
 	return 0;
 

@@ -352,8 +352,11 @@ uint16_t hw_visibility_hook(void *ctx,
 	status = cvmbus_mem_visibility_default(p->host, input, rep_count);
 	/* A host in another process maps the same change in its own window
 	 * before it reads anything we send after it (hostlink.c). */
-	if (status == HV_STATUS_SUCCESS)
-		hw_hostlink_visibility(atomic_load(&p->link), input, rep_count);
+	if (status == HV_STATUS_SUCCESS) {
+		cvmbus_mutex_lock(&p->link_lock);
+		hw_hostlink_visibility(p->link, input, rep_count);
+		cvmbus_mutex_unlock(&p->link_lock);
+	}
 
 	vis_note_lookup(p, &party, reason);
 	cvmbus_trace_event_init(&ev, CVMBUS_TRACE_VISIBILITY);

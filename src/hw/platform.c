@@ -45,6 +45,7 @@ int cvmbus_platform_create(const struct cvmbus_platform_config *cfg,
 	atomic_init(&p->shutting_down, false);
 	cvmbus_mutex_init(&p->isr_lock, p->exec, "platform-isr");
 	cvmbus_mutex_init(&p->vis_lock, p->exec, "platform-visibility");
+	cvmbus_mutex_init(&p->link_lock, p->exec, "platform-hostlink");
 	cvmbus_mutex_init(&p->reg_lock, p->exec, "platform-regs");
 	hw_ports_init(p);
 
@@ -148,6 +149,7 @@ void cvmbus_platform_destroy(struct cvmbus_platform *p)
 		cvmbus_trace_destroy(p->trace);
 	cvmbus_mutex_destroy(&p->reg_lock);
 	cvmbus_mutex_destroy(&p->vis_lock);
+	cvmbus_mutex_destroy(&p->link_lock);
 	cvmbus_mutex_destroy(&p->isr_lock);
 	free(p);
 }

@@ -286,8 +286,11 @@ struct cvmbus_platform {
 	uint8_t pv_measurement[CVMBUS_ATTEST_DIGEST_SIZE]; /* read once, after launch */
 
 	/* The host in another process (hostlink.c): visibility changes are
-	 * forwarded to it while this is set. */
-	_Atomic(struct cvmbus_hostlink *) link;
+	 * forwarded to it while this is set. link_lock is held by whoever
+	 * uses or changes it, so a link is never freed under a visibility
+	 * hypercall that is forwarding through it. */
+	struct cvmbus_mutex link_lock;
+	struct cvmbus_hostlink *link;
 	/* This platform is the host's end of such a link (hostlink_remote.c):
 	 * no SynIC, vCPU or port table here; the calls the host makes travel
 	 * the socket. */
