@@ -9,11 +9,12 @@
  *             storvsc (cvmbus_storvsc_read) on its own private page(s):
  *             the VMBus stack alone (ring, signals, storvsp, file);
  *   service   16 plain pthreads calling cvmbus_vm_disk_service_pread: the
- *             same stack plus the service's queue and its guest workers,
- *             i.e. what nbdkit's threads pay (docs/DISK.md).
+ *             same stack plus the service (its buffer pool, the copy
+ *             between guest RAM and the caller's buffer), i.e. what
+ *             nbdkit's threads pay (docs/DISK.md).
  *
- * The ratio between the two rows is the cost of handing requests from
- * foreign threads to executor threads. Bench layer (above libcvmbus);
+ * The ratio between the two rows is what the service adds on top of the
+ * storvsc. Bench layer (above libcvmbus);
  * docs/BENCHMARKS.md, "Storage".
  *
  *   usage: storage_bench [--seconds S] [--image FILE]

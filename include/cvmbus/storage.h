@@ -522,7 +522,13 @@ struct cvmbus_storvsp_config {
 	 * "wake the receiver" call short of closing it. 0 = 20 ms. */
 	uint64_t poll_ns;
 	uint64_t send_timeout_ns; /* a completion waiting for ring space; 0 = 5 s */
+	/* SRBs that move at most this many bytes run on the receive thread
+	 * itself instead of a worker (flushes and unmaps never do): below a
+	 * few pages the hand-over costs more than the I/O. 0 = 16 KiB;
+	 * CVMBUS_STORVSP_INLINE_NONE: every SRB goes to a worker. */
+	uint32_t inline_max;
 };
+#define CVMBUS_STORVSP_INLINE_NONE UINT32_MAX
 
 enum cvmbus_storvsp_state {
 	CVMBUS_STORVSP_STOPPED = 0,

@@ -15,9 +15,9 @@
  *                storvsc on it, with a bounce pool unless the offer carries
  *                confidential external memory (0x4);
  *   the service  boots a VM with the disk on a background thread and serves
- *                pread/pwrite/flush/trim to any thread (nbdkit's, a test's)
- *                through a queue that guest worker threads drain, several
- *                requests in flight at once. It is what the nbdkit plugin
+ *                pread/pwrite/flush/trim to any thread (nbdkit's, a test's),
+ *                which drives the guest's storvsc itself, several requests
+ *                in flight at once. It is what the nbdkit plugin
  *                (plugins/nbdkit) and `cvmbus disk` run. docs/DISK.md.
  *
  * Errors are negative errno values:
@@ -198,21 +198,25 @@ void cvmbus_vm_disk_guest_get_info(const struct cvmbus_vm_disk_guest *g,
 
 /*
  * Threads. The service's own pthread runs cvmbus_vm_run(); its workload
- * opens the guest's disk and spawns `workers` executor threads, each with
- * `depth` slots of private guest RAM (chunk_bytes each). A caller (any
- * thread that is not one of the VM's) queues a request and waits for it;
- * workers take it chunk by chunk into free slots and keep up to `depth`
- * chunks each on the wire, so one large request runs on several slots at
- * once and several callers' requests overlap (workers x depth in flight,
- * 16 by default). The queue and the waits are the
- * executor's mutex and condition variables: under the NATIVE executor they
- * are plain pthread objects that keep no per-thread state, so foreign
- * threads may use them (the deterministic executor's may not, hence
- * -ENOTSUP there). Callers never touch the guest's API or its memory.
+ * opens the guest's disk, allocates workers x depth buffers of private
+ * guest RAM (chunk_bytes each; 16 by default) and starts one control
+ * thread. A caller (any thread that is not one of the VM's) runs its own
+ * request: it takes buffers from the pool (up to 16 chunks at once, so a
+ * large request is several chunks on the wire), submits them into the
+ * guest's storvsc, waits for their completions and copies the data; so the
+ * number of chunks in flight is at most the number of buffers. Only
+ * snapshot and scan, which need a run thread, are queued to the control
+ * thread. The storvsc's locks and waits are the executor's mutexes and
+ * condition variables, and guest memory is reached by copies: under the
+ * NATIVE executor they are plain pthread objects that keep no per-thread
+ * state, so foreign threads may use them (the deterministic executor's may
+ * not, hence -ENOTSUP there). Doing the request on the caller's thread
+ * saves two thread hand-overs per request (docs/BENCHMARKS.md, "Storage").
  *
  * Every wait is bounded: a chunk ends by its completion, its storvsc
  * timeout, or the channel's close. A timeout or a close marks the service
- * BROKEN: queued and later requests fail with -EIO at once, so a dead
+ * BROKEN: callers waiting for a buffer and later requests fail with -EIO
+ * at once (chunks already on the wire end by their own timeouts), so a dead
  * device costs each caller at most one timeout.
  */
 struct cvmbus_vm_disk_service;
@@ -221,8 +225,10 @@ struct cvmbus_vm_disk_service_config {
 	struct cvmbus_vm_config vm;            /* the topology; must be native */
 	struct cvmbus_vm_disk_config disk;     /* exec is the service VM's: ignored */
 	struct cvmbus_vm_disk_guest_config guest;
-	unsigned int workers;    /* guest threads; 0: 4 */
-	unsigned int depth;      /* chunks each keeps in flight; 0: 4 */
+	/* workers x depth guest buffers: the most chunks in flight at once
+	 * (the names are those of the earlier worker threads). */
+	unsigned int workers;    /* 0: 4 */
+	unsigned int depth;      /* 0: 4 */
 	uint32_t chunk_bytes;    /* guest buffer per chunk, multiple of 4096; 0: 128 KiB */
 	/* Test hook: stop the VSP (cvmbus_vm_disk_stop_vsp) right after the
 	 * Nth data chunk was submitted, while it is outstanding. 0: off. */
@@ -263,8 +269,9 @@ int cvmbus_vm_disk_service_flush(struct cvmbus_vm_disk_service *svc);
 int cvmbus_vm_disk_service_trim(struct cvmbus_vm_disk_service *svc, uint64_t len,
 				uint64_t offset);
 
-/* On a worker (an executor thread), while serving: cvmbus_vm_snapshot (the
- * report's channels and exposure), and cvmbus_vm_scan for needle. */
+/* On the control thread (an executor thread), while serving:
+ * cvmbus_vm_snapshot (the report's channels and exposure), and
+ * cvmbus_vm_scan for needle. */
 int cvmbus_vm_disk_service_snapshot(struct cvmbus_vm_disk_service *svc);
 int cvmbus_vm_disk_service_scan(struct cvmbus_vm_disk_service *svc, const void *needle,
 				size_t len, uint64_t *view_hits, uint64_t *fd_hits);
@@ -293,7 +300,7 @@ const struct cvmbus_vm_report *cvmbus_vm_disk_service_report(struct cvmbus_vm_di
 /* The device, for fault injection and its stats. */
 struct cvmbus_vm_disk *cvmbus_vm_disk_service_disk(struct cvmbus_vm_disk_service *svc);
 
-/* Fail what is queued (-ESHUTDOWN), let the workers finish their chunks,
+/* Fail what is queued (-ESHUTDOWN), let callers finish their chunks,
  * close the guest's disk, end the run, join. Idempotent. Not from a VM
  * thread. */
 void cvmbus_vm_disk_service_stop(struct cvmbus_vm_disk_service *svc);

@@ -10,12 +10,12 @@
  * docs/DISK.md.
  *
  * Thread model: PARALLEL. nbdkit calls from its own threads, which are not
- * the VM's executor threads; the service queues each request to guest
- * worker threads and the caller waits on an executor condition variable,
- * which under the native executor is a plain pthread one (safe from any
- * thread). Requests are independent (each has its own guest buffer per
- * chunk; unaligned writes are serialised inside the service), so nbdkit
- * may issue as many at once as it likes.
+ * the VM's executor threads; the service lets each submit its request into
+ * the guest's storvsc and wait for the answer itself, with the executor's
+ * mutexes and condition variables, which under the native executor are
+ * plain pthread ones (safe from any thread). Requests are independent (each
+ * has its own guest buffer per chunk; unaligned writes are serialised
+ * inside the service), so nbdkit may issue as many at once as it likes.
  *
  * State: nbdkit's config callbacks carry no context pointer, so the
  * plugin's configuration and its one service live in a single static
@@ -466,8 +466,7 @@ static void cvmbus_dump_plugin(void)
 	"path=confidential|host which party serves the disk (default confidential)\n"     \
 	"size=N                create the image sparse with this size if missing\n"        \
 	"readonly=BOOL         serve it read-only\n"                                        \
-	"workers=N             guest threads (default 4)\n"                                \
-	"depth=N               chunks each worker keeps in flight (default 4)\n"          \
+	"workers=N, depth=N    workers x depth guest buffers: chunks in flight (4, 4)\n"  \
 	"chunk=N               guest buffer per chunk, <= 256K (default 128K)\n"          \
 	"bounce=PAGES          host path: bounce pool pages (default 256)\n"               \
 	"timeout=SECONDS       per guest request (default 10)\n"                           \

@@ -20,9 +20,17 @@
  * and counted. One receive thread owns the inbound ring: it matches
  * completions, checks them (vstor.c: a response may not claim more data or
  * sense than its request had room for), copies bounced read data back, and
- * wakes the waiter. The same thread ends requests whose deadline passed
+ * wakes the waiter, after dropping the table's lock (the only lock the
+ * waiter then needs). The same thread ends requests whose deadline passed
  * (-ETIMEDOUT) and, when the channel closes or the VSC stops, every request
  * still outstanding (-ESHUTDOWN): no request is ever left without an answer.
+ *
+ * Callers. submit and wait may run on any thread the executor's primitives
+ * allow (under the native executor, any thread: the disk service calls them
+ * from nbdkit's). Each takes the table's lock once on the hot path; the
+ * receive thread takes it once per completion and, for expiry, only once
+ * the earliest deadline has passed: on two CPUs a contended lock is a
+ * context switch.
  *
  * Trust. Completions are the device's and hostile: each is decoded once into
  * a private packet; a bad one fails only its own request, the channel and
@@ -58,6 +66,10 @@ enum vsc_slot_state {
 
 struct vsc_slot {
 	enum vsc_slot_state state;
+	/* Taken and not yet released by wait: a copy of "state != FREE" that
+	 * wait can check without the lock (a wait on a free slot is a
+	 * caller's mistake, refused rather than hung). */
+	_Atomic bool taken;
 	uint32_t gen;
 	uint16_t version;      /* the layout the request was sent in */
 	uint64_t deadline;
@@ -67,7 +79,11 @@ struct vsc_slot {
 	bool bounced;
 	struct cvmbus_bounce_buf bounce;
 	struct cvmbus_storvsc_result res;
-	struct cvmbus_completion done;
+	/* With vsc->lock: the slot's state left PENDING/COMPLETING. One
+	 * condition on the table's own lock, not a completion with a lock of
+	 * its own: the waiter wakes to one lock, and the receive thread
+	 * signals after dropping it (docs/BENCHMARKS.md, "Storage"). */
+	struct cvmbus_cond done;
 };
 
 struct cvmbus_storvsc {
@@ -91,7 +107,10 @@ struct cvmbus_storvsc {
 	uint32_t *free_stack;
 	uint32_t nfree;
 	uint32_t tags_in_use; /* taken and not yet released by wait */
-	uint64_t next_expiry;
+	/* The earliest deadline of a pending request (or later: expiry
+	 * recomputes it). Written under the lock, read without it by the
+	 * receive loop, which takes the lock only once it has passed. */
+	_Atomic uint64_t next_expiry;
 	struct cvmbus_storvsc_stats stats;
 
 	_Atomic bool stopping;
@@ -123,9 +142,9 @@ static int vsc_take_slot(struct cvmbus_storvsc *vsc, bool internal, uint32_t *ta
 	memset(&s->res, 0, sizeof(s->res));
 	memset(&s->resp, 0, sizeof(s->resp));
 	s->deadline = cvmbus_exec_deadline(vsc->exec, vsc->timeout_ns);
-	if (s->deadline < vsc->next_expiry)
-		vsc->next_expiry = s->deadline;
-	cvmbus_completion_reset(&s->done);
+	if (s->deadline < atomic_load_explicit(&vsc->next_expiry, memory_order_relaxed))
+		atomic_store_explicit(&vsc->next_expiry, s->deadline, memory_order_relaxed);
+	atomic_store_explicit(&s->taken, true, memory_order_relaxed);
 	vsc->tags_in_use++;
 	if (vsc->tags_in_use > vsc->stats.max_outstanding)
 		vsc->stats.max_outstanding = vsc->tags_in_use;
@@ -135,6 +154,7 @@ static int vsc_take_slot(struct cvmbus_storvsc *vsc, bool internal, uint32_t *ta
 static void vsc_put_slot(struct cvmbus_storvsc *vsc, uint32_t tag)
 {
 	vsc->slots[tag].state = VSC_SLOT_FREE;
+	atomic_store_explicit(&vsc->slots[tag].taken, false, memory_order_relaxed);
 	vsc->free_stack[vsc->nfree++] = tag;
 	vsc->tags_in_use--;
 }
@@ -156,7 +176,7 @@ static void vsc_fail_slot(struct cvmbus_storvsc *vsc, struct vsc_slot *s, int er
 		cvmbus_bounce_free(vsc->bounce, &s->bounce);
 		s->bounced = false;
 	}
-	cvmbus_completion_complete(&s->done);
+	cvmbus_cond_broadcast(&s->done);
 }
 
 /* ---- the receive thread ---------------------------------------------------------- */
@@ -231,8 +251,11 @@ static void vsc_complete(struct cvmbus_storvsc *vsc, const struct cvmbus_ring_pa
 		vsc->stats.failed++;
 	vsc->stats.completed++;
 	s->state = VSC_SLOT_DONE;
-	cvmbus_completion_complete(&s->done);
 	cvmbus_mutex_unlock(&vsc->lock);
+	/* After the unlock, so that the waiter does not wake into a held
+	 * lock. The slot may be free (or taken again) by now: a signal to
+	 * its next owner is only a spurious wake-up, which re-checks. */
+	cvmbus_cond_signal(&s->done);
 }
 
 static void vsc_handle(struct cvmbus_storvsc *vsc, const struct cvmbus_ring_packet *pkt)
@@ -264,7 +287,7 @@ static void vsc_expire(struct cvmbus_storvsc *vsc)
 	uint64_t now = cvmbus_exec_now_ns(vsc->exec);
 	uint64_t next = CVMBUS_EXEC_FOREVER;
 
-	if (now < vsc->next_expiry)
+	if (now < atomic_load_explicit(&vsc->next_expiry, memory_order_relaxed))
 		return;
 	for (uint32_t i = 0; i < vsc->nslots; i++) {
 		struct vsc_slot *s = &vsc->slots[i];
@@ -279,7 +302,7 @@ static void vsc_expire(struct cvmbus_storvsc *vsc)
 			next = s->deadline;
 		}
 	}
-	vsc->next_expiry = next;
+	atomic_store_explicit(&vsc->next_expiry, next, memory_order_relaxed);
 }
 
 static void vsc_fail_all(struct cvmbus_storvsc *vsc, int err)
@@ -301,9 +324,7 @@ static int vsc_rx_main(void *arg)
 	while (!atomic_load(&vsc->stopping)) {
 		uint64_t wait = vsc->poll_ns, now, next;
 
-		cvmbus_mutex_lock(&vsc->lock);
-		next = vsc->next_expiry;
-		cvmbus_mutex_unlock(&vsc->lock);
+		next = atomic_load_explicit(&vsc->next_expiry, memory_order_relaxed);
 		now = cvmbus_exec_now_ns(vsc->exec);
 		if (next != CVMBUS_EXEC_FOREVER)
 			wait = next > now ? (next - now < wait ? next - now : wait) : 0;
@@ -317,9 +338,13 @@ static int vsc_rx_main(void *arg)
 			cvmbus_log_info("storvsc: channel ended (%d)", rc);
 			break;
 		}
-		cvmbus_mutex_lock(&vsc->lock);
-		vsc_expire(vsc);
-		cvmbus_mutex_unlock(&vsc->lock);
+		/* Most rounds end here without the lock: nothing is due. */
+		if (cvmbus_exec_now_ns(vsc->exec) >=
+		    atomic_load_explicit(&vsc->next_expiry, memory_order_relaxed)) {
+			cvmbus_mutex_lock(&vsc->lock);
+			vsc_expire(vsc);
+			cvmbus_mutex_unlock(&vsc->lock);
+		}
 	}
 	vsc_fail_all(vsc, err);
 	return 0;
@@ -350,7 +375,7 @@ int cvmbus_storvsc_create(const struct cvmbus_storvsc_config *cfg, struct cvmbus
 	vsc->timeout_ns = cfg->timeout_ns ? cfg->timeout_ns : VSC_DEFAULT_TIMEOUT_NS;
 	vsc->poll_ns = cfg->poll_ns ? cfg->poll_ns : VSC_DEFAULT_POLL_NS;
 	vsc->max_version = cfg->max_version ? cfg->max_version : CVMBUS_VSTOR_VERSION_WIN10;
-	vsc->next_expiry = CVMBUS_EXEC_FOREVER;
+	atomic_init(&vsc->next_expiry, CVMBUS_EXEC_FOREVER);
 	vsc->state = CVMBUS_STORVSC_IDLE;
 	rc = cvmbus_mem_region(cfg->mem, CVMBUS_MEM_REGION_VTL0, &vsc->ram_base, &vsc->ram_bytes);
 	if (rc < 0)
@@ -362,7 +387,7 @@ int cvmbus_storvsc_create(const struct cvmbus_storvsc_config *cfg, struct cvmbus
 		goto fail;
 	cvmbus_mutex_init(&vsc->lock, cfg->exec, "storvsc");
 	for (uint32_t i = vsc->nslots; i-- > 0;) {
-		cvmbus_completion_init(&vsc->slots[i].done, cfg->exec, "storvsc-req");
+		cvmbus_cond_init(&vsc->slots[i].done, cfg->exec, "storvsc-req");
 		vsc->free_stack[vsc->nfree++] = i;
 	}
 	rc = cvmbus_thread_spawn(cfg->exec, &vsc->rx_thread, "storvsc-rx", vsc_rx_main, vsc);
@@ -373,7 +398,7 @@ int cvmbus_storvsc_create(const struct cvmbus_storvsc_config *cfg, struct cvmbus
 
 fail_sync:
 	for (uint32_t i = 0; i < vsc->nslots; i++)
-		cvmbus_completion_destroy(&vsc->slots[i].done);
+		cvmbus_cond_destroy(&vsc->slots[i].done);
 	cvmbus_mutex_destroy(&vsc->lock);
 fail:
 	free(vsc->free_stack);
@@ -398,7 +423,7 @@ void cvmbus_storvsc_destroy(struct cvmbus_storvsc *vsc)
 		return;
 	cvmbus_storvsc_stop(vsc);
 	for (uint32_t i = 0; i < vsc->nslots; i++)
-		cvmbus_completion_destroy(&vsc->slots[i].done);
+		cvmbus_cond_destroy(&vsc->slots[i].done);
 	cvmbus_mutex_destroy(&vsc->lock);
 	free(vsc->free_stack);
 	free(vsc->slots);
@@ -456,9 +481,11 @@ static uint64_t vsc_remaining(struct cvmbus_storvsc *vsc, uint64_t deadline)
 }
 
 /* Send slot `tag`'s packet (already in slots[tag].req), with one GPA range
- * if range != NULL. On failure the slot is released here. */
-static int vsc_send(struct cvmbus_storvsc *vsc, uint32_t tag,
-		    const struct cvmbus_ring_gpa_range *range)
+ * if range != NULL. Called with vsc->lock held (the caller just filled the
+ * slot: one lock round per request, not two); returns with it released.
+ * On failure the slot is released here. */
+static int vsc_send_unlock(struct cvmbus_storvsc *vsc, uint32_t tag,
+			   const struct cvmbus_ring_gpa_range *range)
 {
 	struct vsc_slot *s = &vsc->slots[tag];
 	struct cvmbus_ring_iov iov;
@@ -466,7 +493,6 @@ static int vsc_send(struct cvmbus_storvsc *vsc, uint32_t tag,
 	uint64_t deadline;
 	int rc;
 
-	cvmbus_mutex_lock(&vsc->lock);
 	iov.base = &s->req;
 	iov.len = cvmbus_vstor_packet_size(s->version);
 	memset(&out, 0, sizeof(out));
@@ -490,11 +516,8 @@ static int vsc_send(struct cvmbus_storvsc *vsc, uint32_t tag,
 	cvmbus_mutex_lock(&vsc->lock);
 	/* A packet the ring published before it found the ring corrupt may
 	 * have been answered: let the receive thread finish with it. */
-	while (s->state == VSC_SLOT_COMPLETING) {
-		cvmbus_mutex_unlock(&vsc->lock);
-		(void)cvmbus_completion_wait(&s->done, CVMBUS_EXEC_FOREVER);
-		cvmbus_mutex_lock(&vsc->lock);
-	}
+	while (s->state == VSC_SLOT_COMPLETING)
+		cvmbus_cond_wait(&s->done, &vsc->lock);
 	if (s->state == VSC_SLOT_PENDING) {
 		/* Never answered: nobody else will touch the tag. */
 		vsc->stats.failed++;
@@ -530,15 +553,18 @@ static int vsc_transact(struct cvmbus_storvsc *vsc, uint32_t op, const void *bod
 		s->version = vsc->version;
 		memset(&s->cmd, 0, sizeof(s->cmd));
 	}
-	cvmbus_mutex_unlock(&vsc->lock);
+	if (rc < 0) {
+		cvmbus_mutex_unlock(&vsc->lock);
+		return rc;
+	}
+	rc = vsc_send_unlock(vsc, tag, NULL);
 	if (rc < 0)
 		return rc;
-	rc = vsc_send(vsc, tag, NULL);
-	if (rc < 0)
-		return rc;
-	(void)cvmbus_completion_wait(&vsc->slots[tag].done, CVMBUS_EXEC_FOREVER);
-	cvmbus_mutex_lock(&vsc->lock);
 	s = &vsc->slots[tag];
+	cvmbus_mutex_lock(&vsc->lock);
+	/* No timeout: the receive thread ends every request (see wait). */
+	while (s->state != VSC_SLOT_DONE)
+		cvmbus_cond_wait(&s->done, &vsc->lock);
 	rc = s->res.error;
 	*resp = s->resp;
 	vsc_put_slot(vsc, tag);
@@ -649,7 +675,7 @@ int cvmbus_storvsc_submit(struct cvmbus_storvsc *vsc, const struct cvmbus_storvs
 	struct cvmbus_ring_gpa_range range;
 	struct cvmbus_bounce_buf bounce = { 0, 0 };
 	bool bounced = false, direct = false;
-	uint32_t max_transfer, t;
+	uint32_t t;
 	struct vsc_slot *s;
 	uint16_t version;
 	int rc;
@@ -658,17 +684,6 @@ int cvmbus_storvsc_submit(struct cvmbus_storvsc *vsc, const struct cvmbus_storvs
 		return -EINVAL;
 	if ((cmd->dir == CVMBUS_SCSI_DIR_NONE) != (cmd->len == 0))
 		return -EINVAL;
-	cvmbus_mutex_lock(&vsc->lock);
-	rc = vsc->state == CVMBUS_STORVSC_READY ? 0
-	     : vsc->state == CVMBUS_STORVSC_DEAD ? -ESHUTDOWN
-						 : -ENODEV;
-	max_transfer = vsc->max_transfer;
-	version = vsc->version;
-	cvmbus_mutex_unlock(&vsc->lock);
-	if (rc < 0)
-		return rc;
-	if (cmd->len > max_transfer)
-		return -EMSGSIZE;
 	if (cmd->len && (cmd->gpa < vsc->ram_base || cmd->gpa - vsc->ram_base > vsc->ram_bytes ||
 			 cmd->len > vsc->ram_bytes - (cmd->gpa - vsc->ram_base)))
 		return -EFAULT;
@@ -677,46 +692,68 @@ int cvmbus_storvsc_submit(struct cvmbus_storvsc *vsc, const struct cvmbus_storvs
 	if (cmd->len) {
 		range.byte_count = cmd->len;
 		range.pfns = pfns;
-		if (vsc->confidential || vsc->no_bounce) {
-			/* The buffer's own pages: the paravisor reads them
-			 * through its view (or, no_bounce on a host channel,
-			 * the host fails to). */
-			uint64_t first = cmd->gpa / VSC_PAGE;
+	}
+	if (cmd->len && (vsc->confidential || vsc->no_bounce)) {
+		/* The buffer's own pages: the paravisor reads them through
+		 * its view (or, no_bounce on a host channel, the host fails
+		 * to). */
+		uint64_t first = cmd->gpa / VSC_PAGE;
 
-			range.byte_offset = (uint32_t)(cmd->gpa % VSC_PAGE);
-			range.pfn_count = (uint32_t)((range.byte_offset + cmd->len + VSC_PAGE - 1) /
-						     VSC_PAGE);
-			for (uint32_t i = 0; i < range.pfn_count; i++)
-				pfns[i] = first + i;
-			direct = true;
-		} else {
-			rc = cvmbus_bounce_alloc(vsc->bounce, cmd->len, vsc->timeout_ns, &bounce);
-			if (rc < 0)
+		if (cmd->len > VSC_MAX_TRANSFER)
+			return -EMSGSIZE; /* more than pfns holds; max_transfer says less */
+		range.byte_offset = (uint32_t)(cmd->gpa % VSC_PAGE);
+		range.pfn_count =
+			(uint32_t)((range.byte_offset + cmd->len + VSC_PAGE - 1) / VSC_PAGE);
+		for (uint32_t i = 0; i < range.pfn_count; i++)
+			pfns[i] = first + i;
+		direct = true;
+	} else if (cmd->len) {
+		/* The pool may make us wait for pages: look at the state and
+		 * the limit first, so that a request the device would refuse
+		 * takes none. */
+		cvmbus_mutex_lock(&vsc->lock);
+		rc = vsc->state == CVMBUS_STORVSC_READY ? 0
+		     : vsc->state == CVMBUS_STORVSC_DEAD ? -ESHUTDOWN
+							 : -ENODEV;
+		if (!rc && cmd->len > vsc->max_transfer)
+			rc = -EMSGSIZE;
+		cvmbus_mutex_unlock(&vsc->lock);
+		if (rc < 0)
+			return rc;
+		rc = cvmbus_bounce_alloc(vsc->bounce, cmd->len, vsc->timeout_ns, &bounce);
+		if (rc < 0)
+			return rc;
+		bounced = true;
+		if (cmd->dir == CVMBUS_SCSI_DIR_OUT) {
+			rc = cvmbus_bounce_to_device(vsc->bounce, &bounce, cmd->gpa, cmd->len);
+			if (rc < 0) {
+				cvmbus_bounce_free(vsc->bounce, &bounce);
 				return rc;
-			bounced = true;
-			if (cmd->dir == CVMBUS_SCSI_DIR_OUT) {
-				rc = cvmbus_bounce_to_device(vsc->bounce, &bounce, cmd->gpa,
-							     cmd->len);
-				if (rc < 0) {
-					cvmbus_bounce_free(vsc->bounce, &bounce);
-					return rc;
-				}
 			}
-			range.byte_offset = 0;
-			range.pfn_count = (uint32_t)bounce.pages;
-			for (uint32_t i = 0; i < range.pfn_count; i++)
-				pfns[i] = cvmbus_bounce_alias_pfn(vsc->bounce, &bounce, i);
 		}
+		range.byte_offset = 0;
+		range.pfn_count = (uint32_t)bounce.pages;
+		for (uint32_t i = 0; i < range.pfn_count; i++)
+			pfns[i] = cvmbus_bounce_alias_pfn(vsc->bounce, &bounce, i);
 	}
 
+	/* One lock round: the state, the limit, a tag, the packet; the send
+	 * drops it. */
 	cvmbus_mutex_lock(&vsc->lock);
-	rc = vsc_take_slot(vsc, false, &t);
+	rc = vsc->state == CVMBUS_STORVSC_READY ? 0
+	     : vsc->state == CVMBUS_STORVSC_DEAD ? -ESHUTDOWN
+						 : -ENODEV;
+	if (!rc && cmd->len > vsc->max_transfer)
+		rc = -EMSGSIZE;
+	if (!rc)
+		rc = vsc_take_slot(vsc, false, &t);
 	if (rc < 0) {
 		cvmbus_mutex_unlock(&vsc->lock);
 		if (bounced)
 			cvmbus_bounce_free(vsc->bounce, &bounce);
 		return rc;
 	}
+	version = vsc->version;
 	s = &vsc->slots[t];
 	s->version = version;
 	s->cmd = *cmd;
@@ -749,9 +786,8 @@ int cvmbus_storvsc_submit(struct cvmbus_storvsc *vsc, const struct cvmbus_storvs
 		s->req.srb.queue_tag = VSC_SP_UNTAGGED;
 		s->req.srb.queue_action = VSC_SRB_SIMPLE_TAG;
 	}
-	cvmbus_mutex_unlock(&vsc->lock);
 
-	rc = vsc_send(vsc, t, cmd->len ? &range : NULL);
+	rc = vsc_send_unlock(vsc, t, cmd->len ? &range : NULL);
 	if (rc < 0)
 		return rc;
 	*tag = t;
@@ -767,15 +803,13 @@ int cvmbus_storvsc_wait(struct cvmbus_storvsc *vsc, uint32_t tag,
 	if (!vsc || !res || tag >= vsc->nslots)
 		return -EINVAL;
 	s = &vsc->slots[tag];
-	cvmbus_mutex_lock(&vsc->lock);
-	rc = s->state == VSC_SLOT_FREE ? -EINVAL : 0;
-	cvmbus_mutex_unlock(&vsc->lock);
-	if (rc < 0)
-		return rc;
+	if (!atomic_load_explicit(&s->taken, memory_order_relaxed))
+		return -EINVAL;
 	/* No timeout here: the receive thread ends every request by its
 	 * deadline or at shutdown, so this wait is bounded by them. */
-	(void)cvmbus_completion_wait(&s->done, CVMBUS_EXEC_FOREVER);
 	cvmbus_mutex_lock(&vsc->lock);
+	while (s->state != VSC_SLOT_DONE)
+		cvmbus_cond_wait(&s->done, &vsc->lock);
 	*res = s->res;
 	rc = res->error;
 	vsc_put_slot(vsc, tag);

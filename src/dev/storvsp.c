@@ -14,9 +14,11 @@
  * between guest memory and a private buffer with cvmbus_channel_gpa_read/
  * write, runs the SCSI emulation (pread/pwrite on the file backend) and
  * sends the completion. Completions therefore go out in whatever order the
- * I/O finishes; the guest matches them by transaction id. When the table is
- * full the receive thread stops reading, the guest's ring fills, and the
- * guest waits in send: back-pressure without dropping anything.
+ * I/O finishes; the guest matches them by transaction id. Small transfers
+ * (inline_max) skip the hand-over: the receive thread runs them itself,
+ * since waking a worker costs more than copying a few pages. When the
+ * table is full the receive thread stops reading, the guest's ring fills,
+ * and the guest waits in send: back-pressure without dropping anything.
  *
  * Trust. Everything in a packet is the guest's: it is decoded once into a
  * private copy (vstor.c), its lengths checked against the packet's GPA range
@@ -38,6 +40,7 @@
 #define VSP_DEFAULT_POLL_NS     (20ull * 1000 * 1000)
 #define VSP_DEFAULT_SEND_NS     (5ull * 1000 * 1000 * 1000)
 #define VSP_PAGE                CVMBUS_RING_PAGE_SIZE
+#define VSP_DEFAULT_INLINE_MAX  (16u * 1024u)
 
 enum vsp_req_state {
 	VSP_REQ_FREE = 0,
@@ -76,6 +79,7 @@ struct cvmbus_storvsp {
 	uint32_t max_pfns;
 	uint64_t poll_ns;
 	uint64_t send_ns;
+	uint32_t inline_max;
 
 	struct cvmbus_mutex lock;    /* everything below */
 	struct cvmbus_cond work;     /* FIFO not empty, or stopping */
@@ -93,6 +97,10 @@ struct cvmbus_storvsp {
 
 	struct cvmbus_thread *rx_thread;
 	struct vsp_worker *workers;
+	/* The receive thread's own request and buffer, for SRBs it runs
+	 * itself (vsp_run_inline). */
+	struct vsp_req rx_req;
+	uint8_t *rx_buf;
 };
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -126,6 +134,9 @@ int cvmbus_storvsp_create(const struct cvmbus_storvsp_config *cfg, struct cvmbus
 	vsp->max_pfns = vsp->max_transfer / VSP_PAGE + 2;
 	vsp->poll_ns = cfg->poll_ns ? cfg->poll_ns : VSP_DEFAULT_POLL_NS;
 	vsp->send_ns = cfg->send_timeout_ns ? cfg->send_timeout_ns : VSP_DEFAULT_SEND_NS;
+	vsp->inline_max = cfg->inline_max == CVMBUS_STORVSP_INLINE_NONE ? 0
+			  : cfg->inline_max			       ? cfg->inline_max
+								       : VSP_DEFAULT_INLINE_MAX;
 
 	vsp->reqs = calloc(vsp->depth, sizeof(*vsp->reqs));
 	vsp->free_stack = calloc(vsp->depth, sizeof(*vsp->free_stack));
@@ -138,6 +149,10 @@ int cvmbus_storvsp_create(const struct cvmbus_storvsp_config *cfg, struct cvmbus
 		if (!vsp->reqs[i].pfns)
 			goto fail;
 	}
+	vsp->rx_req.pfns = calloc(vsp->max_pfns, sizeof(uint64_t));
+	vsp->rx_buf = aligned_alloc(VSP_PAGE, vsp->max_transfer);
+	if (!vsp->rx_req.pfns || !vsp->rx_buf)
+		goto fail;
 	for (unsigned i = 0; i < vsp->nworkers; i++) {
 		vsp->workers[i].vsp = vsp;
 		vsp->workers[i].buf = aligned_alloc(VSP_PAGE, vsp->max_transfer);
@@ -159,6 +174,8 @@ fail:
 	if (vsp->reqs)
 		for (unsigned i = 0; i < vsp->depth; i++)
 			free(vsp->reqs[i].pfns);
+	free(vsp->rx_buf);
+	free(vsp->rx_req.pfns);
 	free(vsp->workers);
 	free(vsp->fifo);
 	free(vsp->free_stack);
@@ -376,28 +393,17 @@ static int vsp_worker_main(void *arg)
 
 /* ---- the receive thread -------------------------------------------------------- */
 
-/* Queue an SRB that passed its checks. Waits for a free slot (back-pressure);
- * false if the VSP is stopping. */
-static bool vsp_enqueue(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t resp_size,
-			const struct cvmbus_vstor_packet *pkt,
-			const struct cvmbus_ring_gpa_view *range)
+/* Copy what a request needs out of the receive buffer (which the next
+ * receive overwrites) into req. */
+static void vsp_fill_req(struct vsp_req *req, uint64_t trans_id, uint32_t resp_size,
+			 uint16_t version, const struct cvmbus_vstor_packet *pkt,
+			 const struct cvmbus_ring_gpa_view *range)
 {
 	uint32_t len = pkt->srb.data_transfer_length;
-	struct vsp_req *req;
-	uint32_t idx;
 
-	cvmbus_mutex_lock(&vsp->lock);
-	while (vsp->nfree == 0 && vsp->state == CVMBUS_STORVSP_RUNNING)
-		cvmbus_cond_wait(&vsp->slot_freed, &vsp->lock);
-	if (vsp->state != CVMBUS_STORVSP_RUNNING) {
-		cvmbus_mutex_unlock(&vsp->lock);
-		return false;
-	}
-	idx = vsp->free_stack[--vsp->nfree];
-	req = &vsp->reqs[idx];
 	req->trans_id = trans_id;
 	req->resp_size = resp_size;
-	req->version = vsp->version;
+	req->version = version;
 	req->pkt = *pkt;
 	req->byte_offset = 0;
 	req->pfn_count = 0;
@@ -412,6 +418,59 @@ static bool vsp_enqueue(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t 
 		for (uint32_t i = 0; i < req->pfn_count; i++)
 			req->pfns[i] = cvmbus_ring_gpa_view_pfn(range, i);
 	}
+}
+
+/* Run an SRB that passed its checks on the receive thread itself. */
+static void vsp_run_inline(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t resp_size,
+			   const struct cvmbus_vstor_packet *pkt,
+			   const struct cvmbus_ring_gpa_view *range)
+{
+	struct vsp_req *req = &vsp->rx_req;
+	struct cvmbus_vstor_packet resp;
+	uint16_t version;
+	bool drop;
+
+	cvmbus_mutex_lock(&vsp->lock);
+	version = vsp->version;
+	vsp->in_flight++;
+	if (vsp->in_flight > vsp->stats.max_in_flight)
+		vsp->stats.max_in_flight = vsp->in_flight;
+	vsp->stats.srbs++;
+	cvmbus_mutex_unlock(&vsp->lock);
+
+	/* rx_req is the receive thread's alone: filled without the lock. */
+	vsp_fill_req(req, trans_id, resp_size, version, pkt, range);
+	vsp_execute(vsp, req, vsp->rx_buf, &resp);
+
+	cvmbus_mutex_lock(&vsp->lock);
+	drop = vsp->state != CVMBUS_STORVSP_RUNNING;
+	if (drop)
+		vsp->stats.abandoned++;
+	vsp->in_flight--;
+	cvmbus_mutex_unlock(&vsp->lock);
+	if (!drop)
+		vsp_send(vsp, req->trans_id, &resp, req->resp_size);
+}
+
+/* Queue an SRB that passed its checks. Waits for a free slot (back-pressure);
+ * false if the VSP is stopping. */
+static bool vsp_enqueue(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t resp_size,
+			const struct cvmbus_vstor_packet *pkt,
+			const struct cvmbus_ring_gpa_view *range)
+{
+	struct vsp_req *req;
+	uint32_t idx;
+
+	cvmbus_mutex_lock(&vsp->lock);
+	while (vsp->nfree == 0 && vsp->state == CVMBUS_STORVSP_RUNNING)
+		cvmbus_cond_wait(&vsp->slot_freed, &vsp->lock);
+	if (vsp->state != CVMBUS_STORVSP_RUNNING) {
+		cvmbus_mutex_unlock(&vsp->lock);
+		return false;
+	}
+	idx = vsp->free_stack[--vsp->nfree];
+	req = &vsp->reqs[idx];
+	vsp_fill_req(req, trans_id, resp_size, vsp->version, pkt, range);
 	req->state = VSP_REQ_QUEUED;
 	vsp->fifo[(vsp->fifo_head + vsp->fifo_len) % vsp->depth] = idx;
 	vsp->fifo_len++;
@@ -422,6 +481,24 @@ static bool vsp_enqueue(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t 
 	cvmbus_mutex_unlock(&vsp->lock);
 	cvmbus_cond_signal(&vsp->work);
 	return true;
+}
+
+/* Does this SRB run on the receive thread? A small transfer from the page
+ * cache costs less than waking a worker for it (each hand-over is two
+ * context switches, which on a loaded machine cost more than copying a
+ * few pages); a large one would keep the receive thread from the next
+ * packets while a worker on another CPU could copy it. Flushes and unmaps
+ * may wait for the disk itself: always a worker. */
+static bool vsp_inline(const struct cvmbus_storvsp *vsp, const struct cvmbus_vstor_srb *srb)
+{
+	switch (srb->cdb[0]) {
+	case CVMBUS_SCSI_SYNCHRONIZE_CACHE_10:
+	case CVMBUS_SCSI_SYNCHRONIZE_CACHE_16:
+	case CVMBUS_SCSI_UNMAP:
+		return false;
+	default:
+		return srb->data_transfer_length <= vsp->inline_max;
+	}
 }
 
 static void vsp_handle_srb(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_packet *pkt,
@@ -452,7 +529,10 @@ static void vsp_handle_srb(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_
 			       CVMBUS_SRB_STATUS_INVALID_REQUEST, vsp->version);
 		return;
 	}
-	(void)vsp_enqueue(vsp, pkt->trans_id, resp_size, vp, &first);
+	if (vsp_inline(vsp, &vp->srb))
+		vsp_run_inline(vsp, pkt->trans_id, resp_size, vp, &first);
+	else
+		(void)vsp_enqueue(vsp, pkt->trans_id, resp_size, vp, &first);
 }
 
 static void vsp_set_proto(struct cvmbus_storvsp *vsp, enum cvmbus_storvsp_proto p, uint16_t v)
@@ -740,6 +820,8 @@ void cvmbus_storvsp_destroy(struct cvmbus_storvsp *vsp)
 		free(vsp->workers[i].buf);
 	for (unsigned i = 0; i < vsp->depth; i++)
 		free(vsp->reqs[i].pfns);
+	free(vsp->rx_buf);
+	free(vsp->rx_req.pfns);
 	free(vsp->workers);
 	free(vsp->fifo);
 	free(vsp->free_stack);

@@ -12,8 +12,9 @@
  *                with confidential external memory as the offer says, and a
  *                bounce pool when it does not;
  *   the service  runs the VM on its own pthread and lets foreign threads
- *                (nbdkit's) do I/O through a queue that guest worker
- *                threads drain chunk by chunk.
+ *                (nbdkit's) do I/O: each drives the guest's storvsc itself,
+ *                through guest buffers from a pool; only what needs a run
+ *                thread (snapshot, scan) goes through a queue.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -561,26 +562,42 @@ void cvmbus_vm_disk_guest_get_info(const struct cvmbus_vm_disk_guest *g,
 
 /* ==== the service =================================================================== */
 
+/*
+ * Data requests (read, write, flush, trim) run on the caller's own thread:
+ * it takes guest buffers from a pool, submits its chunks into the storvsc,
+ * waits for their completions and copies the data. Nothing is handed to
+ * another thread on the guest's side, so a request costs one wake-up there
+ * (the storvsc's receive thread waking the caller) instead of three (the
+ * caller waking a worker, the receive thread waking the worker, the worker
+ * waking the caller): on two CPUs each costs more than a 4 KiB read
+ * (docs/BENCHMARKS.md, "Storage"). Under the native executor the storvsc's
+ * blocking calls are plain mutexes and condition variables, and guest
+ * memory is reached by copies: any thread may make them (docs/DISK.md).
+ *
+ * What needs a run thread (cvmbus_vm_snapshot, cvmbus_vm_scan) still goes
+ * through a queue to one executor thread, the control worker.
+ */
+
 enum svc_op {
 	SVC_READ = 0,
 	SVC_WRITE,
 	SVC_FLUSH,
 	SVC_TRIM,
-	SVC_SNAPSHOT,
+	SVC_SNAPSHOT, /* control: on the control worker */
 	SVC_SCAN,
 };
 
-/* One caller's request, on the caller's stack. Workers claim its chunks
- * one at a time (next), and the last to finish one (done == nchunks)
- * wakes the caller. Everything but buf's bytes is under svc->lock. */
+/* The most chunks one caller keeps on the wire at once: a request larger
+ * than this many chunks goes in rounds. */
+#define SVC_BATCH     16u
+#define SVC_MAX_BUFS  (DISK_MAX_WORKERS * DISK_MAX_DEPTH)
+
+/* One control request, on the caller's stack; the control worker runs it
+ * and signals cond. Under svc->lock but for the SCAN results, which only
+ * the worker writes before it sets finished. */
 struct svc_req {
 	enum svc_op op;
-	uint8_t *buf;       /* READ: destination; WRITE: source (never written) */
-	uint64_t offset;    /* sector-aligned */
-	uint64_t len;       /* sector-aligned */
-	uint64_t unit;      /* bytes per chunk */
-	uint64_t nchunks, next, done;
-	int error;          /* the first chunk's error */
+	int error;
 	bool finished;
 	struct cvmbus_cond cond;
 	struct svc_req *link;
@@ -590,25 +607,15 @@ struct svc_req {
 	uint64_t view_hits, fd_hits;
 };
 
-/* One chunk a worker holds: claimed, maybe submitted, not yet accounted. */
-struct svc_slot {
-	struct svc_req *r;
-	uint64_t i;       /* chunk index in r */
-	uint64_t gpa;     /* chunk_bytes of private guest RAM; 0: none */
-	uint32_t tag;     /* storvsc's, while submitted */
-	bool submitted;   /* a READ/WRITE on the wire: wait for tag */
-	bool busy;
+/* One chunk of a data request, on the caller's stack. */
+struct svc_chunk {
+	uint64_t gpa;   /* a pool buffer: chunk_bytes of private guest RAM */
+	uint64_t off;   /* on the disk */
+	uint64_t len;
+	uint8_t *data;  /* the caller's bytes for this chunk (READ/WRITE) */
+	uint32_t tag;   /* storvsc's, while submitted */
+	bool submitted; /* a READ/WRITE on the wire: wait for tag */
 	int rc;
-};
-
-struct svc_worker {
-	struct cvmbus_vm_disk_service *svc;
-	struct cvmbus_thread *thread;
-	struct svc_slot slots[DISK_MAX_DEPTH];
-	/* Submitted slots, oldest first: completions mostly come back in
-	 * order, so waiting for the oldest rarely sleeps on a late one. */
-	unsigned int fifo[DISK_MAX_DEPTH];
-	unsigned int fifo_head, fifo_count;
 };
 
 struct cvmbus_vm_disk_service {
@@ -617,25 +624,36 @@ struct cvmbus_vm_disk_service {
 	struct cvmbus_vm_disk *disk;
 	pthread_t runner;
 	bool runner_started, runner_joined;
-	struct cvmbus_mutex lock;   /* guards everything below */
-	struct cvmbus_cond work;    /* workers: a request, or stop */
-	struct cvmbus_cond state_cond; /* state changes, stop requests */
+	struct cvmbus_mutex lock;      /* guards everything below */
+	struct cvmbus_cond work;       /* the control worker: a request, or stop */
+	struct cvmbus_cond state_cond; /* state changes, stop requests, active == 0 */
+	struct cvmbus_cond buf_cond;   /* a buffer came back, or broken/stopping */
 	enum cvmbus_vm_disk_service_state state;
 	int error;
 	char why[200];
 	bool stop_requested;
-	struct svc_req *head, *tail;
-	unsigned int in_flight;
-	uint64_t data_chunks;       /* submitted, for fault_after */
+	struct svc_req *head, *tail;   /* control requests */
+	/* Callers inside the storvsc: the workload closes the guest's disk
+	 * only once they are all out. */
+	unsigned int active;
+	unsigned int in_flight;        /* buffers taken */
+	unsigned int buf_waiters;
+	uint64_t data_chunks;          /* submitted, for fault_after */
 	struct cvmbus_vm_disk_service_stats st; /* the counters part */
 	struct cvmbus_vm_disk_guest *guest; /* while serving */
 	bool final_valid;
 	struct cvmbus_storvsc_stats vsc_final;
 	struct cvmbus_bounce_stats bounce_final;
-	/* Service constants once READY. */
+	/* Service constants once READY (set under the lock before the state
+	 * says so; callers read them after seeing READY under it). */
 	uint64_t size;
 	struct cvmbus_mem *mem;
-	struct svc_worker workers[DISK_MAX_WORKERS];
+	struct cvmbus_storvsc *vsc;
+	unsigned int nbufs;
+	uint64_t bufs[SVC_MAX_BUFS];      /* every buffer, for the unwind */
+	uint64_t free_bufs[SVC_MAX_BUFS]; /* a stack of the free ones */
+	unsigned int nfree;
+	struct cvmbus_thread *worker;
 	/* One unaligned write at a time: its read-modify-write touches bytes
 	 * outside the caller's range, which another unaligned write to the
 	 * same sector must not interleave with. */
@@ -658,7 +676,7 @@ static void svc_finish_locked(struct svc_req *r)
 	cvmbus_cond_signal(&r->cond);
 }
 
-/* Fail every chunk nobody has claimed yet, with rc. Under svc->lock. */
+/* Fail every control request not yet taken, with rc. Under svc->lock. */
 static void svc_fail_queue_locked(struct cvmbus_vm_disk_service *svc, int rc)
 {
 	struct svc_req *r = svc->head;
@@ -668,12 +686,8 @@ static void svc_fail_queue_locked(struct cvmbus_vm_disk_service *svc, int rc)
 		struct svc_req *next = r->link;
 
 		r->link = NULL;
-		if (!r->error)
-			r->error = rc;
-		r->done += r->nchunks - r->next;
-		r->next = r->nchunks;
-		if (r->done == r->nchunks)
-			svc_finish_locked(r);
+		r->error = rc;
+		svc_finish_locked(r);
 		r = next;
 	}
 }
@@ -699,67 +713,64 @@ static void put_be64(uint8_t *p, uint64_t v)
 	put_be32(p + 4, (uint32_t)v);
 }
 
-/* Start one chunk: a READ(16) / WRITE(16) is submitted (the write's data
- * copied into the slot's buffer first) and left on the wire; everything
- * else (flush, trim, the memory-only requests) runs to completion here.
- * Sets slot->submitted or slot->rc. */
-static void svc_start(struct svc_worker *w, struct svc_slot *sl)
+static void svc_set_state_locked(struct cvmbus_vm_disk_service *svc,
+				 enum cvmbus_vm_disk_service_state s, int error, const char *why)
 {
-	struct cvmbus_vm_disk_service *svc = w->svc;
-	struct cvmbus_storvsc *vsc = cvmbus_vm_disk_guest_vsc(svc->guest);
-	struct svc_req *r = sl->r;
-	uint64_t off = r->offset + sl->i * r->unit;
-	uint64_t len = r->len - sl->i * r->unit < r->unit ? r->len - sl->i * r->unit : r->unit;
+	svc->state = s;
+	if (error && !svc->error) {
+		svc->error = error;
+		snprintf(svc->why, sizeof(svc->why), "%s", why);
+	}
+	cvmbus_cond_broadcast(&svc->state_cond);
+}
+
+/* Start one chunk on the caller's thread: a READ(16) / WRITE(16) is
+ * submitted (the write's data copied into the chunk's buffer first) and
+ * left on the wire; a flush or an unmap runs to completion here. Sets
+ * c->submitted or c->rc. */
+static void svc_chunk_start(struct cvmbus_vm_disk_service *svc, enum svc_op op,
+			    struct svc_chunk *c)
+{
 	struct cvmbus_storvsc_cmd cmd;
-	bool write = r->op == SVC_WRITE, fault = false;
+	bool write = op == SVC_WRITE, fault = false;
 	int rc;
 
-	sl->submitted = false;
-	switch (r->op) {
-	case SVC_READ:
-	case SVC_WRITE:
-		break;
-	case SVC_FLUSH:
-		sl->rc = cvmbus_storvsc_flush(vsc);
+	c->submitted = false;
+	c->rc = 0;
+	if (op == SVC_FLUSH) {
+		c->rc = cvmbus_storvsc_flush(svc->vsc);
 		return;
-	case SVC_TRIM:
-		/* The parameter list goes through the slot's own buffer. */
-		sl->rc = cvmbus_storvsc_unmap(vsc, off / DISK_SECTOR, (uint32_t)(len / DISK_SECTOR),
-					      sl->gpa);
-		return;
-	case SVC_SNAPSHOT:
-		sl->rc = cvmbus_vm_snapshot(svc->vm);
-		return;
-	case SVC_SCAN:
-		sl->rc = cvmbus_vm_scan(svc->vm, r->needle, r->needle_len, &r->view_hits,
-					&r->fd_hits);
+	}
+	if (op == SVC_TRIM) {
+		/* The parameter list goes through the chunk's own buffer. */
+		c->rc = cvmbus_storvsc_unmap(svc->vsc, c->off / DISK_SECTOR,
+					     (uint32_t)(c->len / DISK_SECTOR), c->gpa);
 		return;
 	}
 	if (write) {
 		/* The guest fills its own private buffer; on the host path the
 		 * storvsc copies it into bounce pages, on the confidential one
 		 * the paravisor reads it where it is. */
-		rc = cvmbus_mem_write(svc->mem, CVMBUS_MEM_VIEW_GUEST, sl->gpa,
-				      r->buf + sl->i * r->unit, len);
+		rc = cvmbus_mem_write(svc->mem, CVMBUS_MEM_VIEW_GUEST, c->gpa, c->data, c->len);
 		if (rc) {
-			sl->rc = rc;
+			c->rc = rc;
 			return;
 		}
 	}
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.cdb[0] = write ? CVMBUS_SCSI_WRITE_16 : CVMBUS_SCSI_READ_16;
-	put_be64(cmd.cdb + 2, off / DISK_SECTOR);
-	put_be32(cmd.cdb + 10, (uint32_t)(len / DISK_SECTOR));
+	put_be64(cmd.cdb + 2, c->off / DISK_SECTOR);
+	put_be32(cmd.cdb + 10, (uint32_t)(c->len / DISK_SECTOR));
 	cmd.cdb_len = 16;
 	cmd.dir = write ? CVMBUS_SCSI_DIR_OUT : CVMBUS_SCSI_DIR_IN;
-	cmd.gpa = sl->gpa;
-	cmd.len = (uint32_t)len;
-	rc = cvmbus_storvsc_submit(vsc, &cmd, &sl->tag);
+	cmd.gpa = c->gpa;
+	cmd.len = (uint32_t)c->len;
+	rc = cvmbus_storvsc_submit(svc->vsc, &cmd, &c->tag);
 	if (rc) {
-		sl->rc = rc;
+		c->rc = rc;
 		return;
 	}
-	sl->submitted = true;
+	c->submitted = true;
 	if (svc->cfg.fault_after) {
 		cvmbus_mutex_lock(&svc->lock);
 		fault = ++svc->data_chunks == svc->cfg.fault_after;
@@ -775,15 +786,13 @@ static void svc_start(struct svc_worker *w, struct svc_slot *sl)
 }
 
 /* Wait for a submitted chunk; a read's data goes to the caller's buffer. */
-static int svc_end(struct svc_worker *w, struct svc_slot *sl)
+static int svc_chunk_end(struct cvmbus_vm_disk_service *svc, enum svc_op op,
+			 struct svc_chunk *c)
 {
-	struct cvmbus_vm_disk_service *svc = w->svc;
-	struct svc_req *r = sl->r;
-	uint64_t len = r->len - sl->i * r->unit < r->unit ? r->len - sl->i * r->unit : r->unit;
 	struct cvmbus_storvsc_result res;
 	int rc;
 
-	rc = cvmbus_storvsc_wait(cvmbus_vm_disk_guest_vsc(svc->guest), sl->tag, &res);
+	rc = cvmbus_storvsc_wait(svc->vsc, c->tag, &res);
 	if (rc)
 		return rc;
 	rc = cvmbus_storvsc_result_errno(&res);
@@ -791,124 +800,176 @@ static int svc_end(struct svc_worker *w, struct svc_slot *sl)
 		return rc;
 	/* A device that moved less than asked answered wrongly, not "less
 	 * data": NBD has no short reads. */
-	if (res.transfer_length != len)
+	if (res.transfer_length != c->len)
 		return -EIO;
-	if (r->op == SVC_READ)
-		rc = cvmbus_mem_read(svc->mem, CVMBUS_MEM_VIEW_GUEST, sl->gpa,
-				     r->buf + sl->i * r->unit, len);
+	if (op == SVC_READ)
+		rc = cvmbus_mem_read(svc->mem, CVMBUS_MEM_VIEW_GUEST, c->gpa, c->data, c->len);
 	return rc;
 }
 
-/* A chunk is done: count it, and wake its caller if it was the last.
- * Under svc->lock. */
-static void svc_account_locked(struct cvmbus_vm_disk_service *svc, struct svc_slot *sl)
+/* Take between 1 and want buffers (under svc->lock): waits for the first
+ * only, so that a caller never sleeps holding buffers (two callers each
+ * waiting for the other's would never wake). 0, or -EIO (broken) /
+ * -ESHUTDOWN (stopping) with nothing taken. */
+static int svc_take_bufs_locked(struct cvmbus_vm_disk_service *svc, unsigned int want,
+				struct svc_chunk *chunks, unsigned int *got)
 {
-	struct svc_req *r = sl->r;
-	bool control = r->op == SVC_SNAPSHOT || r->op == SVC_SCAN;
-	int rc = sl->rc;
-
-	svc->in_flight--;
-	if (rc && !r->error)
-		r->error = rc;
-	if (rc && !control && svc_fatal(rc) && svc->state == CVMBUS_VM_DISK_SERVICE_READY) {
-		svc->state = CVMBUS_VM_DISK_SERVICE_BROKEN;
-		svc->error = rc;
-		snprintf(svc->why, sizeof(svc->why), "disk request failed (%d): broken", rc);
-		cvmbus_log_warn("vm disk: a request failed (%d): failing every later one", rc);
-		svc_fail_queue_locked(svc, -EIO);
-		cvmbus_cond_broadcast(&svc->state_cond);
-	}
-	if (++r->done == r->nchunks)
-		svc_finish_locked(r);
-	sl->busy = false;
-	sl->r = NULL;
-}
-
-/*
- * A worker keeps up to `depth` chunks in flight: it claims what the queue
- * has into its free slots, submits them, then waits for the oldest and
- * goes round again. Several requests per wake-up, instead of one: every
- * hand-over between threads is a context switch, and on this path they
- * cost more than the I/O (docs/BENCHMARKS.md, "Storage").
- */
-static int svc_worker_main(void *arg)
-{
-	struct svc_worker *w = arg;
-	struct cvmbus_vm_disk_service *svc = w->svc;
-	unsigned int depth = svc->cfg.depth;
-
+	*got = 0;
 	for (;;) {
-		unsigned int claimed[DISK_MAX_DEPTH], n = 0;
-
-		cvmbus_mutex_lock(&svc->lock);
-		if (!w->fifo_count)
-			while (!svc->head && !svc->stop_requested)
-				cvmbus_cond_wait(&svc->work, &svc->lock);
-		if (!w->fifo_count && !svc->head) {
-			cvmbus_mutex_unlock(&svc->lock);
-			break; /* stopping and nothing left: stop failed the queue */
-		}
-		for (unsigned int k = 0; k < depth && svc->head; k++) {
-			struct svc_slot *sl = &w->slots[k];
-			struct svc_req *r = svc->head;
-
-			if (sl->busy)
-				continue;
-			sl->busy = true;
-			sl->r = r;
-			sl->i = r->next++;
-			sl->rc = 0;
-			if (r->next == r->nchunks) {
-				svc->head = r->link;
-				if (!svc->head)
-					svc->tail = NULL;
-				r->link = NULL;
-			}
-			svc->in_flight++;
-			if (svc->in_flight > svc->st.max_in_flight)
-				svc->st.max_in_flight = svc->in_flight;
-			if (r->op != SVC_SNAPSHOT && r->op != SVC_SCAN)
-				svc->st.chunks++;
-			claimed[n++] = k;
-		}
-		cvmbus_mutex_unlock(&svc->lock);
-
-		for (unsigned int j = 0; j < n; j++) {
-			struct svc_slot *sl = &w->slots[claimed[j]];
-
-			svc_start(w, sl);
-			if (sl->submitted) {
-				w->fifo[(w->fifo_head + w->fifo_count) % DISK_MAX_DEPTH] = claimed[j];
-				w->fifo_count++;
-			} else {
-				cvmbus_mutex_lock(&svc->lock);
-				svc_account_locked(svc, sl);
-				cvmbus_mutex_unlock(&svc->lock);
-			}
-		}
-		if (w->fifo_count) {
-			struct svc_slot *sl = &w->slots[w->fifo[w->fifo_head]];
-
-			w->fifo_head = (w->fifo_head + 1) % DISK_MAX_DEPTH;
-			w->fifo_count--;
-			sl->rc = svc_end(w, sl);
-			cvmbus_mutex_lock(&svc->lock);
-			svc_account_locked(svc, sl);
-			cvmbus_mutex_unlock(&svc->lock);
-		}
+		if (svc->state != CVMBUS_VM_DISK_SERVICE_READY)
+			return svc->state == CVMBUS_VM_DISK_SERVICE_BROKEN ? -EIO : -ESHUTDOWN;
+		if (svc->nfree)
+			break;
+		svc->buf_waiters++;
+		cvmbus_cond_wait(&svc->buf_cond, &svc->lock);
+		svc->buf_waiters--;
 	}
+	while (*got < want && svc->nfree)
+		chunks[(*got)++].gpa = svc->free_bufs[--svc->nfree];
+	svc->in_flight += *got;
+	if (svc->in_flight > svc->st.max_in_flight)
+		svc->st.max_in_flight = svc->in_flight;
 	return 0;
 }
 
-static void svc_set_state_locked(struct cvmbus_vm_disk_service *svc,
-				 enum cvmbus_vm_disk_service_state s, int error, const char *why)
+/* Give n buffers back and account their chunks (under svc->lock); the
+ * first transport failure marks the service broken. Returns the first
+ * chunk error. */
+static int svc_put_bufs_locked(struct cvmbus_vm_disk_service *svc, struct svc_chunk *chunks,
+			       unsigned int n)
 {
-	svc->state = s;
-	if (error && !svc->error) {
-		svc->error = error;
-		snprintf(svc->why, sizeof(svc->why), "%s", why);
+	int first = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		int rc = chunks[i].rc;
+
+		svc->free_bufs[svc->nfree++] = chunks[i].gpa;
+		if (!rc)
+			continue;
+		if (!first)
+			first = rc;
+		if (svc_fatal(rc) && svc->state == CVMBUS_VM_DISK_SERVICE_READY) {
+			svc->state = CVMBUS_VM_DISK_SERVICE_BROKEN;
+			svc->error = rc;
+			snprintf(svc->why, sizeof(svc->why), "disk request failed (%d): broken",
+				 rc);
+			cvmbus_log_warn("vm disk: a request failed (%d): failing every later one",
+					rc);
+			cvmbus_cond_broadcast(&svc->state_cond);
+			/* Callers waiting for a buffer fail now. */
+			cvmbus_cond_broadcast(&svc->buf_cond);
+		}
 	}
-	cvmbus_cond_broadcast(&svc->state_cond);
+	svc->in_flight -= n;
+	if (svc->buf_waiters)
+		cvmbus_cond_broadcast(&svc->buf_cond);
+	return first;
+}
+
+/* A data request (sector-aligned), on the caller's thread. The service's
+ * lock is taken twice per round of chunks (take the buffers; give them
+ * back and, after the last round, account the request), not once per
+ * step: sixteen callers share it. */
+static int svc_io(struct cvmbus_vm_disk_service *svc, enum svc_op op, uint8_t *buf, uint64_t len,
+		  uint64_t offset)
+{
+	struct svc_chunk chunks[SVC_BATCH];
+	uint64_t unit = op == SVC_TRIM ? DISK_TRIM_UNIT : svc->cfg.chunk_bytes;
+	uint64_t nchunks = op == SVC_FLUSH ? 1 : (len + unit - 1) / unit, next = 0;
+	unsigned int n = 0;
+	int rc;
+
+	cvmbus_mutex_lock(&svc->lock);
+	svc->st.requests++;
+	if (svc->state != CVMBUS_VM_DISK_SERVICE_READY) {
+		/* A broken device is not asked again: each try would cost a
+		 * full timeout. */
+		rc = svc->state == CVMBUS_VM_DISK_SERVICE_BROKEN ? -EIO : -ESHUTDOWN;
+		svc->st.failed++;
+		cvmbus_mutex_unlock(&svc->lock);
+		return rc;
+	}
+	svc->active++;
+	for (;;) {
+		/* Under the lock here: take the next round's buffers. */
+		unsigned int want = nchunks - next < SVC_BATCH ? (unsigned int)(nchunks - next)
+							       : SVC_BATCH;
+
+		rc = svc_take_bufs_locked(svc, want, chunks, &n);
+		if (rc)
+			break;
+		svc->st.chunks += n;
+		cvmbus_mutex_unlock(&svc->lock);
+
+		for (unsigned int i = 0; i < n; i++) {
+			struct svc_chunk *c = &chunks[i];
+			uint64_t at = (next + i) * unit;
+
+			c->off = offset + at;
+			c->len = len - at < unit ? len - at : unit;
+			c->data = buf ? buf + at : NULL;
+			svc_chunk_start(svc, op, c);
+		}
+		/* Every submitted chunk is waited for, even after an error:
+		 * its buffer may not go back while the device may write it. */
+		for (unsigned int i = 0; i < n; i++)
+			if (chunks[i].submitted)
+				chunks[i].rc = svc_chunk_end(svc, op, &chunks[i]);
+
+		cvmbus_mutex_lock(&svc->lock);
+		rc = svc_put_bufs_locked(svc, chunks, n);
+		next += n;
+		if (rc || next == nchunks)
+			break;
+	}
+	/* Still under the lock: account the request and leave. */
+	if (rc)
+		svc->st.failed++;
+	else if (op == SVC_READ)
+		svc->st.bytes_read += len;
+	else if (op == SVC_WRITE)
+		svc->st.bytes_written += len;
+	if (--svc->active == 0 && svc->stop_requested)
+		cvmbus_cond_broadcast(&svc->state_cond);
+	cvmbus_mutex_unlock(&svc->lock);
+	/* What the caller sees of a dead device is an I/O error (nbdkit hands
+	 * the errno to the client); the cause stays in the stats. */
+	if (rc && rc != -EIO && rc != -ESHUTDOWN && rc != -ENOMEM)
+		rc = -EIO;
+	return rc;
+}
+
+/* The control worker: snapshot and scan, which need a run thread. */
+static int svc_worker_main(void *arg)
+{
+	struct cvmbus_vm_disk_service *svc = arg;
+
+	cvmbus_mutex_lock(&svc->lock);
+	for (;;) {
+		struct svc_req *r;
+		int rc;
+
+		while (!svc->head && !svc->stop_requested)
+			cvmbus_cond_wait(&svc->work, &svc->lock);
+		r = svc->head;
+		if (!r)
+			break; /* stopping: stop failed whatever was queued */
+		svc->head = r->link;
+		if (!svc->head)
+			svc->tail = NULL;
+		r->link = NULL;
+		cvmbus_mutex_unlock(&svc->lock);
+		if (r->op == SVC_SNAPSHOT)
+			rc = cvmbus_vm_snapshot(svc->vm);
+		else
+			rc = cvmbus_vm_scan(svc->vm, r->needle, r->needle_len, &r->view_hits,
+					    &r->fd_hits);
+		cvmbus_mutex_lock(&svc->lock);
+		r->error = rc;
+		svc_finish_locked(r);
+	}
+	cvmbus_mutex_unlock(&svc->lock);
+	return 0;
 }
 
 static void svc_capture_final(struct cvmbus_vm_disk_service *svc)
@@ -928,8 +989,8 @@ static int svc_workload(struct cvmbus_vm *vm, void *arg)
 	struct cvmbus_vm_disk_service *svc = arg;
 	struct cvmbus_vm_disk_guest *g = NULL;
 	struct cvmbus_vm_disk_guest_info info;
-	unsigned int spawned = 0;
 	uint64_t pages = svc->cfg.chunk_bytes / DISK_PAGE;
+	bool spawned = false;
 	char why[200];
 	int rc;
 
@@ -948,73 +1009,69 @@ static int svc_workload(struct cvmbus_vm *vm, void *arg)
 		rc = -EINVAL;
 		snprintf(why, sizeof(why), "chunk %u bytes is above the device's %u-byte transfers",
 			 svc->cfg.chunk_bytes, info.max_transfer);
-		goto fail_workers; /* nothing spawned yet: this only closes g */
+		goto fail_bufs; /* nothing allocated yet: this only closes g */
 	}
 	svc->mem = cvmbus_vm_disk_guest_mem(g);
-	/* Each slot's buffer is its own, private guest RAM (never shared:
-	 * on the host path the storvsc bounces out of it). */
-	for (unsigned int i = 0; i < svc->cfg.workers; i++) {
-		svc->workers[i].svc = svc;
-		for (unsigned int k = 0; k < svc->cfg.depth; k++) {
-			struct svc_slot *sl = &svc->workers[i].slots[k];
-
-			rc = cvmbus_mem_alloc(svc->mem, CVMBUS_MEM_REGION_VTL0, pages, &sl->gpa);
-			if (rc) {
-				sl->gpa = 0;
-				snprintf(why, sizeof(why),
-					 "no guest RAM for %u buffers of %u bytes (%d): fewer "
-					 "workers, less depth or a smaller chunk",
-					 svc->cfg.workers * svc->cfg.depth, svc->cfg.chunk_bytes,
-					 rc);
-				goto fail_workers;
-			}
-		}
-	}
-	for (; spawned < svc->cfg.workers; spawned++) {
-		rc = cvmbus_thread_spawn(cvmbus_vm_exec(vm), &svc->workers[spawned].thread,
-					 "disk-worker", svc_worker_main, &svc->workers[spawned]);
+	/* Each buffer is its own private guest RAM (never shared: on the host
+	 * path the storvsc bounces out of it). */
+	svc->nbufs = svc->cfg.workers * svc->cfg.depth;
+	for (unsigned int i = 0; i < svc->nbufs; i++) {
+		rc = cvmbus_mem_alloc(svc->mem, CVMBUS_MEM_REGION_VTL0, pages, &svc->bufs[i]);
 		if (rc) {
-			snprintf(why, sizeof(why), "cannot start the disk workers (%d)", rc);
-			goto fail_workers;
+			svc->bufs[i] = 0;
+			snprintf(why, sizeof(why),
+				 "no guest RAM for %u buffers of %u bytes (%d): fewer "
+				 "workers, less depth or a smaller chunk",
+				 svc->nbufs, svc->cfg.chunk_bytes, rc);
+			goto fail_bufs;
 		}
+		svc->free_bufs[i] = svc->bufs[i];
 	}
+	rc = cvmbus_thread_spawn(cvmbus_vm_exec(vm), &svc->worker, "disk-control",
+				 svc_worker_main, svc);
+	if (rc) {
+		snprintf(why, sizeof(why), "cannot start the disk's control worker (%d)", rc);
+		goto fail_bufs;
+	}
+	spawned = true;
 
 	cvmbus_mutex_lock(&svc->lock);
 	svc->guest = g;
+	svc->vsc = cvmbus_vm_disk_guest_vsc(g);
+	svc->nfree = svc->nbufs;
 	svc->size = info.sectors * DISK_SECTOR;
 	svc->st.guest = info;
 	if (!svc->stop_requested)
 		svc_set_state_locked(svc, CVMBUS_VM_DISK_SERVICE_READY, 0, NULL);
-	while (!svc->stop_requested)
+	/* Serve until stopped, then until the last caller has left the
+	 * storvsc (each is bounded by its requests' timeouts). */
+	while (!svc->stop_requested || svc->active)
 		cvmbus_cond_wait(&svc->state_cond, &svc->lock);
 	cvmbus_mutex_unlock(&svc->lock);
 	rc = 0;
 
-fail_workers:
+fail_bufs:
 	if (spawned) {
-		/* Workers leave once stop_requested is set and the queue is
-		 * empty; on the failure path nothing was ever queued. */
+		/* The worker leaves once stop_requested is set and the queue
+		 * is empty (stop failed what was queued). */
 		cvmbus_mutex_lock(&svc->lock);
 		svc->stop_requested = true;
 		cvmbus_cond_broadcast(&svc->work);
 		cvmbus_mutex_unlock(&svc->lock);
-		for (unsigned int i = 0; i < spawned; i++)
-			(void)cvmbus_thread_join(svc->workers[i].thread, NULL);
+		(void)cvmbus_thread_join(svc->worker, NULL);
+		svc->worker = NULL;
 	}
-	for (unsigned int i = 0; i < svc->cfg.workers; i++) {
-		for (unsigned int k = 0; k < svc->cfg.depth; k++) {
-			struct svc_slot *sl = &svc->workers[i].slots[k];
-
-			if (sl->gpa)
-				(void)cvmbus_mem_free(svc->mem, sl->gpa, pages);
-			sl->gpa = 0;
-		}
-		svc->workers[i].thread = NULL;
+	for (unsigned int i = 0; i < svc->nbufs; i++) {
+		if (svc->bufs[i])
+			(void)cvmbus_mem_free(svc->mem, svc->bufs[i], pages);
+		svc->bufs[i] = 0;
 	}
 	cvmbus_mutex_lock(&svc->lock);
+	svc->nfree = 0;
 	if (svc->guest)
 		svc_capture_final(svc);
 	svc->guest = NULL;
+	svc->vsc = NULL;
 	cvmbus_mutex_unlock(&svc->lock);
 	cvmbus_vm_disk_guest_close(g);
 	if (!rc)
@@ -1025,7 +1082,6 @@ fail:
 	cvmbus_mutex_unlock(&svc->lock);
 	return rc;
 }
-
 static void *svc_runner(void *arg)
 {
 	struct cvmbus_vm_disk_service *svc = arg;
@@ -1153,6 +1209,7 @@ int cvmbus_vm_disk_service_start(const struct cvmbus_vm_disk_service_config *cfg
 	cvmbus_mutex_init(&svc->rmw_lock, cvmbus_vm_exec(svc->vm), "disk-rmw");
 	cvmbus_cond_init(&svc->work, cvmbus_vm_exec(svc->vm), "disk-work");
 	cvmbus_cond_init(&svc->state_cond, cvmbus_vm_exec(svc->vm), "disk-state");
+	cvmbus_cond_init(&svc->buf_cond, cvmbus_vm_exec(svc->vm), "disk-buffers");
 	svc->state = CVMBUS_VM_DISK_SERVICE_STARTING;
 
 	rc = -pthread_create(&svc->runner, NULL, svc_runner, svc);
@@ -1192,6 +1249,7 @@ int cvmbus_vm_disk_service_start(const struct cvmbus_vm_disk_service_config *cfg
 	return 0;
 
 fail_sync:
+	cvmbus_cond_destroy(&svc->buf_cond);
 	cvmbus_cond_destroy(&svc->state_cond);
 	cvmbus_cond_destroy(&svc->work);
 	cvmbus_mutex_destroy(&svc->rmw_lock);
@@ -1216,78 +1274,35 @@ struct cvmbus_vm_disk *cvmbus_vm_disk_service_disk(struct cvmbus_vm_disk_service
 	return svc->disk;
 }
 
-/* Queue r and wait for it: the heart of the foreign-thread side. */
-static int svc_submit(struct cvmbus_vm_disk_service *svc, struct svc_req *r)
+/* Queue a control request to the control worker and wait for it. */
+static int svc_control(struct cvmbus_vm_disk_service *svc, struct svc_req *r)
 {
-	bool control = r->op == SVC_SNAPSHOT || r->op == SVC_SCAN;
 	int rc;
 
-	r->nchunks = r->unit ? (r->len + r->unit - 1) / r->unit : 1;
-	if (!r->nchunks)
-		r->nchunks = 1;
 	cvmbus_cond_init(&r->cond, cvmbus_vm_exec(svc->vm), "disk-request");
 	cvmbus_mutex_lock(&svc->lock);
-	if (!control)
-		svc->st.requests++;
-	/* A broken device is not asked again (each try would cost a full
-	 * timeout); control requests still run, they only read memory. */
-	if (svc->state != CVMBUS_VM_DISK_SERVICE_READY &&
-	    !(control && svc->state == CVMBUS_VM_DISK_SERVICE_BROKEN)) {
-		rc = svc->state == CVMBUS_VM_DISK_SERVICE_BROKEN ? -EIO : -ESHUTDOWN;
-		if (!control)
-			svc->st.failed++;
+	/* They only read memory: a broken device does not stop them. */
+	if ((svc->state != CVMBUS_VM_DISK_SERVICE_READY &&
+	     svc->state != CVMBUS_VM_DISK_SERVICE_BROKEN) ||
+	    svc->stop_requested) {
 		cvmbus_mutex_unlock(&svc->lock);
 		cvmbus_cond_destroy(&r->cond);
-		return rc;
+		return -ESHUTDOWN;
 	}
 	if (svc->tail)
 		svc->tail->link = r;
 	else
 		svc->head = r;
 	svc->tail = r;
-	/* Wake one worker per `depth` chunks (each takes up to that many);
-	 * a worker busy with its own chunks takes more on its next round
-	 * without being woken. */
-	if (r->nchunks > (uint64_t)svc->cfg.depth * (svc->cfg.workers - 1))
-		cvmbus_cond_broadcast(&svc->work);
-	else
-		for (uint64_t i = 0; i < r->nchunks; i += svc->cfg.depth)
-			cvmbus_cond_signal(&svc->work);
-	/* No deadline here: every chunk a worker holds ends by its storvsc
-	 * timeout, and the first transport failure fails the rest of the
-	 * queue at once (svc_worker_main), so this wait is bounded by about
-	 * one request timeout. r is on our stack: we may not leave before
-	 * every worker is done with it. */
+	cvmbus_cond_signal(&svc->work);
+	/* r is on our stack: we may not leave before the worker (or stop,
+	 * which fails the queue) is done with it. */
 	while (!r->finished)
 		cvmbus_cond_wait(&r->cond, &svc->lock);
 	rc = r->error;
-	if (rc && !control)
-		svc->st.failed++;
-	if (!rc && r->op == SVC_READ)
-		svc->st.bytes_read += r->len;
-	if (!rc && r->op == SVC_WRITE)
-		svc->st.bytes_written += r->len;
 	cvmbus_mutex_unlock(&svc->lock);
 	cvmbus_cond_destroy(&r->cond);
-	/* What the caller sees of a dead device is an I/O error (nbdkit hands
-	 * the errno to the client); the cause stays in the stats. */
-	if (!control && rc && rc != -EIO && rc != -ESHUTDOWN && rc != -ENOMEM)
-		rc = -EIO;
 	return rc;
-}
-
-static int svc_io(struct cvmbus_vm_disk_service *svc, enum svc_op op, uint8_t *buf, uint64_t len,
-		  uint64_t offset)
-{
-	struct svc_req r;
-
-	memset(&r, 0, sizeof(r));
-	r.op = op;
-	r.buf = buf;
-	r.offset = offset;
-	r.len = len;
-	r.unit = op == SVC_TRIM ? DISK_TRIM_UNIT : svc->cfg.chunk_bytes;
-	return svc_submit(svc, &r);
 }
 
 static bool svc_in_range(const struct cvmbus_vm_disk_service *svc, uint64_t len, uint64_t off)
@@ -1367,13 +1382,9 @@ int cvmbus_vm_disk_service_pwrite(struct cvmbus_vm_disk_service *svc, const void
 
 int cvmbus_vm_disk_service_flush(struct cvmbus_vm_disk_service *svc)
 {
-	struct svc_req r;
-
 	if (!svc)
 		return -EINVAL;
-	memset(&r, 0, sizeof(r));
-	r.op = SVC_FLUSH;
-	return svc_submit(svc, &r);
+	return svc_io(svc, SVC_FLUSH, NULL, 0, 0);
 }
 
 int cvmbus_vm_disk_service_trim(struct cvmbus_vm_disk_service *svc, uint64_t len,
@@ -1400,7 +1411,7 @@ int cvmbus_vm_disk_service_snapshot(struct cvmbus_vm_disk_service *svc)
 		return -EINVAL;
 	memset(&r, 0, sizeof(r));
 	r.op = SVC_SNAPSHOT;
-	return svc_submit(svc, &r);
+	return svc_control(svc, &r);
 }
 
 int cvmbus_vm_disk_service_scan(struct cvmbus_vm_disk_service *svc, const void *needle,
@@ -1415,7 +1426,7 @@ int cvmbus_vm_disk_service_scan(struct cvmbus_vm_disk_service *svc, const void *
 	r.op = SVC_SCAN;
 	r.needle = needle;
 	r.needle_len = len;
-	rc = svc_submit(svc, &r);
+	rc = svc_control(svc, &r);
 	if (!rc) {
 		if (view_hits)
 			*view_hits = r.view_hits;
@@ -1467,6 +1478,7 @@ void cvmbus_vm_disk_service_stop(struct cvmbus_vm_disk_service *svc)
 		svc_fail_queue_locked(svc, -ESHUTDOWN);
 		cvmbus_cond_broadcast(&svc->work);
 		cvmbus_cond_broadcast(&svc->state_cond);
+		cvmbus_cond_broadcast(&svc->buf_cond);
 	}
 	cvmbus_mutex_unlock(&svc->lock);
 	svc_join(svc);
@@ -1477,6 +1489,7 @@ void cvmbus_vm_disk_service_destroy(struct cvmbus_vm_disk_service *svc)
 	if (!svc)
 		return;
 	cvmbus_vm_disk_service_stop(svc);
+	cvmbus_cond_destroy(&svc->buf_cond);
 	cvmbus_cond_destroy(&svc->state_cond);
 	cvmbus_cond_destroy(&svc->work);
 	cvmbus_mutex_destroy(&svc->rmw_lock);

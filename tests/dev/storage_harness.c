@@ -170,6 +170,7 @@ void harness_init(struct harness *h, const struct harness_config *cfg)
 		vc.channel = &h->pair.host;
 		vc.disk = &h->disk;
 		vc.workers = cfg->vsp_workers;
+		vc.inline_max = cfg->vsp_inline_max;
 		vc.max_version = cfg->vsp_max_version;
 		vc.poll_ns = 5 * MS;
 		assert_int_equal(cvmbus_storvsp_create(&vc, &h->vsp), 0);

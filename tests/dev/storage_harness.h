@@ -35,6 +35,7 @@ struct harness_config {
 	uint64_t disk_bytes;     /* 0 = 8 MiB */
 	uint64_t bounce_pages;   /* host path; 0 = 128 */
 	unsigned vsp_workers;    /* 0 = 4 */
+	uint32_t vsp_inline_max; /* the storvsp's inline_max; 0 = its default */
 	uint16_t vsp_max_version;
 	uint32_t max_transfer;   /* disk's; 0 = default */
 	uint64_t vsc_timeout_ns; /* 0 = 10 s */

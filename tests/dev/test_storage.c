@@ -376,6 +376,8 @@ static void test_fault_vsp_stops_mid_io(void **state)
 		.path = HARNESS_CONFIDENTIAL,
 		.vsc_timeout_ns = 300 * MS,
 		.vsp_workers = 4,
+		/* Every SRB to a worker: four inside the gate at once. */
+		.vsp_inline_max = CVMBUS_STORVSP_INLINE_NONE,
 		.wrap_blk = gate_wrap,
 		.unwrap_blk = gate_unwrap,
 		.wrap_arg = &g,
@@ -430,11 +432,82 @@ static void test_fault_vsp_stops_mid_io(void **state)
 	harness_fini(&h);
 }
 
+/* Small SRBs run on the storvsp's receive thread (inline_max): one at a
+ * time, the rest wait in the ring. A stop while one is inside the backend
+ * abandons it like a worker's, and what was never received is received by
+ * the next start. */
+static void test_fault_vsp_stops_inline(void **state)
+{
+	static struct gate g;
+	struct harness_config cfg = {
+		.path = HARNESS_CONFIDENTIAL,
+		.vsc_timeout_ns = 300 * MS,
+		.vsp_workers = 4,
+		.vsp_inline_max = 8u * 1024u,
+		.wrap_blk = gate_wrap,
+		.unwrap_blk = gate_unwrap,
+		.wrap_arg = &g,
+	};
+	struct cvmbus_storvsc_cmd cmd;
+	struct cvmbus_storvsc_result res;
+	struct cvmbus_storvsp_stats vs;
+	struct cvmbus_storvsc_stats st;
+	struct cvmbus_thread *stopper;
+	struct harness h;
+	uint32_t tags[8];
+	uint64_t buf;
+	int inside;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	harness_init(&h, &cfg);
+	cvmbus_mutex_init(&g.lock, h.exec, "gate");
+	cvmbus_cond_init(&g.cond, h.exec, "gate");
+	buf = harness_alloc(&h, 8);
+	/* 4 KiB writes: under inline_max, so the receive thread runs them. */
+	for (uint32_t i = 0; i < 8; i++) {
+		rw_cmd(&cmd, true, i * 8u, 8, buf + i * PG);
+		assert_int_equal(cvmbus_storvsc_submit(h.vsc, &cmd, &tags[i]), 0);
+	}
+	gate_wait_inside(&h, &g, 1);
+	/* Give the workers every chance to be wrongly handed the others. */
+	cvmbus_exec_sleep_ns(h.exec, 20 * MS);
+	cvmbus_mutex_lock(&g.lock);
+	inside = g.inside;
+	cvmbus_mutex_unlock(&g.lock);
+	assert_int_equal(inside, 1);
+	cvmbus_storvsp_get_stats(h.vsp, &vs);
+	assert_int_equal(vs.srbs, 1);
+
+	assert_int_equal(cvmbus_thread_spawn(h.exec, &stopper, "stopper", stop_main, h.vsp), 0);
+	while (cvmbus_storvsp_state(h.vsp) == CVMBUS_STORVSP_RUNNING)
+		cvmbus_exec_sleep_ns(h.exec, 1 * MS);
+	gate_set(&g, true);
+	assert_int_equal(cvmbus_thread_join(stopper, NULL), 0);
+	for (uint32_t i = 0; i < 8; i++)
+		assert_int_equal(cvmbus_storvsc_wait(h.vsc, tags[i], &res), -ETIMEDOUT);
+	cvmbus_storvsp_get_stats(h.vsp, &vs);
+	assert_int_equal(vs.abandoned, 1);
+	assert_int_equal(vs.completions, 4); /* the handshake's */
+
+	/* A new start receives the seven left in the ring: their answers
+	 * match nothing now (their requests timed out) and are dropped. */
+	assert_int_equal(cvmbus_storvsp_start(h.vsp), 0);
+	assert_int_equal(cvmbus_storvsc_write(h.vsc, 0, 8, buf), 0);
+	cvmbus_storvsp_get_stats(h.vsp, &vs);
+	assert_int_equal(vs.srbs, 1 + 7 + 1);
+	cvmbus_storvsc_get_stats(h.vsc, &st);
+	assert_int_equal(st.timeouts, 8);
+	assert_int_equal(st.unknown_completions, 7);
+	harness_fini(&h);
+}
+
 static void test_fault_channel_closes(void **state)
 {
 	static struct gate g;
 	struct harness_config cfg = {
 		.path = HARNESS_HOST,
+		.vsp_inline_max = CVMBUS_STORVSP_INLINE_NONE,
 		.wrap_blk = gate_wrap,
 		.unwrap_blk = gate_unwrap,
 		.wrap_arg = &g,
@@ -1068,6 +1141,7 @@ int main(void)
 		cmocka_unit_test(test_secret_scan_confidential),
 		cmocka_unit_test(test_secret_scan_host),
 		cmocka_unit_test(test_fault_vsp_stops_mid_io),
+		cmocka_unit_test(test_fault_vsp_stops_inline),
 		cmocka_unit_test(test_fault_channel_closes),
 		cmocka_unit_test(test_hostile_completions),
 		cmocka_unit_test(test_hostile_requests),

@@ -354,7 +354,7 @@ static void test_service_confidential(void **state)
 	assert_true(st.disk.open);
 	assert_true(st.rmw >= 4);
 	assert_int_equal(st.failed, 0); /* out-of-range ones are refused before queueing */
-	assert_true(st.max_in_flight > 1); /* the 1 MiB request ran on several workers */
+	assert_true(st.max_in_flight > 1); /* the 1 MiB request had several chunks out */
 	ch = find_channel(r, st.guest.relid);
 	assert_non_null(ch);
 	assert_int_equal(ch->owner, CVMBUS_MEM_PARTY_PARAVISOR);
@@ -573,7 +573,7 @@ static void test_service_fault(void **state)
 	unlink(img);
 	service_config(&c, img, CVMBUS_VM_DISK_PATH_CONFIDENTIAL);
 	c.workers = 4;
-	c.depth = 1; /* one chunk per worker: at most 4 on the wire at the fault */
+	c.depth = 1; /* 4 x 1 buffers: at most 4 chunks on the wire at the fault */
 	c.fault_after = 6;
 	c.guest.timeout_ns = 1 * SEC; /* how long a dead device takes to notice */
 	svc = start(&c);
