@@ -23,6 +23,15 @@
  *                               restarted host's channel comes back as a new
  *                               offer that the guest opens and uses; the run
  *                               ends cleanly.
+ *   test_disk_crash_reopen      the same with disks: a host-path disk (its
+ *                               storvsp in cvmbus-host) and a confidential
+ *                               one (the paravisor's). SIGKILL while a thread
+ *                               keeps host-disk writes in flight: that write
+ *                               fails inside its 5 s timeout; the
+ *                               confidential disk writes and reads on; the
+ *                               restarted host re-offers the disk, the guest
+ *                               reopens it, and reads back what it wrote
+ *                               before the crash.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -44,7 +53,9 @@
 #include <cvmbus/echo.h>
 #include <cvmbus/guest.h>
 #include <cvmbus/log.h>
+#include <cvmbus/storage.h>
 #include <cvmbus/vm.h>
+#include <cvmbus/vm_disk.h>
 
 #define SEC          1000000000ull
 #define HOST_ECHO    0x0057e001u /* src/vm/vm_internal.h: the host's echo */
@@ -510,12 +521,232 @@ static void test_host_crash(void **state)
 	assert_int_equal(rc, 0);
 }
 
+/* ---- test_disk_crash_reopen ------------------------------------------------------------ */
+
+#define HOST_DISK 0x00d15c11u
+#define CONF_DISK 0x00d15c22u
+#define DISK_MIB  4u
+
+struct disk_loop {
+	struct cvmbus_storvsc *vsc;
+	uint64_t gpa; /* one 4 KiB guest buffer */
+	_Atomic unsigned int done_calls;
+	_Atomic int last_rc;
+};
+
+static int disk_loop_main(void *arg)
+{
+	struct disk_loop *l = arg;
+
+	for (unsigned int i = 0;; i++) {
+		/* 8 sectors somewhere past the first 64 KiB, which hold the
+		 * pattern the reopen reads back. */
+		int rc = cvmbus_storvsc_write(l->vsc, 128 + (i % 512) * 8, 8, l->gpa);
+
+		if (rc) {
+			atomic_store(&l->last_rc, rc);
+			return 0;
+		}
+		atomic_fetch_add(&l->done_calls, 1);
+	}
+}
+
+/* Write 4 KiB of pattern `seed` at lba through g, read it back, compare. */
+static int disk_roundtrip(struct cvmbus_vm_disk_guest *g, uint64_t gpa, uint64_t lba,
+			  unsigned int seed)
+{
+	struct cvmbus_mem *mem = cvmbus_vm_disk_guest_mem(g);
+	uint8_t w[4096], r[4096];
+	int rc;
+
+	for (size_t i = 0; i < sizeof(w); i++)
+		w[i] = (uint8_t)(i * 13u + seed * 7u + 1u);
+	rc = cvmbus_mem_write(mem, CVMBUS_MEM_VIEW_GUEST, gpa, w, sizeof(w));
+	if (!rc)
+		rc = cvmbus_storvsc_write(cvmbus_vm_disk_guest_vsc(g), lba, 8, gpa);
+	memset(r, 0, sizeof(r));
+	if (!rc)
+		rc = cvmbus_mem_write(mem, CVMBUS_MEM_VIEW_GUEST, gpa, r, sizeof(r));
+	if (!rc)
+		rc = cvmbus_storvsc_read(cvmbus_vm_disk_guest_vsc(g), lba, 8, gpa);
+	if (!rc)
+		rc = cvmbus_mem_read(mem, CVMBUS_MEM_VIEW_GUEST, gpa, r, sizeof(r));
+	return rc ? rc : memcmp(r, w, sizeof(w)) ? -EILSEQ : 0;
+}
+
+/* Read 4 KiB at lba and compare with pattern `seed`. */
+static int disk_check(struct cvmbus_vm_disk_guest *g, uint64_t gpa, uint64_t lba,
+		      unsigned int seed)
+{
+	struct cvmbus_mem *mem = cvmbus_vm_disk_guest_mem(g);
+	uint8_t r[4096];
+	int rc = cvmbus_storvsc_read(cvmbus_vm_disk_guest_vsc(g), lba, 8, gpa);
+
+	if (!rc)
+		rc = cvmbus_mem_read(mem, CVMBUS_MEM_VIEW_GUEST, gpa, r, sizeof(r));
+	for (size_t i = 0; !rc && i < sizeof(r); i++)
+		if (r[i] != (uint8_t)(i * 13u + seed * 7u + 1u))
+			rc = -EILSEQ;
+	return rc;
+}
+
+struct disk_crash_result {
+	int status;
+	int before_host, before_conf;
+	unsigned int host_calls_before;
+	int host_rc;
+	unsigned int conf_after;
+	int restart_rc, reopen_rc, readback_rc, again_rc;
+	bool host_confidential, conf_confidential;
+};
+
+static int disk_crash_workload(struct cvmbus_vm *vm, void *arg)
+{
+	struct disk_crash_result *r = arg;
+	struct cvmbus_vm_disk_guest_config hc = { .instance = HOST_DISK, .timeout_ns = 5 * SEC };
+	struct cvmbus_vm_disk_guest_config cc = { .instance = CONF_DISK, .timeout_ns = 5 * SEC,
+						  .require_confidential = true };
+	struct cvmbus_vm_disk_guest_info info;
+	struct cvmbus_vm_disk_guest *host = NULL, *conf = NULL;
+	struct disk_loop loop = { 0 };
+	struct cvmbus_thread *t = NULL;
+	uint64_t hgpa = 0, cgpa = 0;
+	pid_t pid = cvmbus_vm_host_pid(vm);
+
+	r->status = cvmbus_vm_disk_guest_open(vm, &hc, &host);
+	if (!r->status)
+		r->status = cvmbus_vm_disk_guest_open(vm, &cc, &conf);
+	if (r->status || pid <= 0)
+		goto out;
+	cvmbus_vm_disk_guest_get_info(host, &info);
+	r->host_confidential = info.confidential_external;
+	cvmbus_vm_disk_guest_get_info(conf, &info);
+	r->conf_confidential = info.confidential_external;
+	r->status = cvmbus_mem_alloc(cvmbus_vm_disk_guest_mem(host), CVMBUS_MEM_REGION_VTL0, 2,
+				     &hgpa);
+	if (!r->status)
+		r->status = cvmbus_mem_alloc(cvmbus_vm_disk_guest_mem(conf), CVMBUS_MEM_REGION_VTL0, 1,
+					     &cgpa);
+	if (r->status)
+		goto out;
+	/* What the reopened disk must still hold. */
+	r->before_host = disk_roundtrip(host, hgpa, 16, 1);
+	r->before_conf = disk_roundtrip(conf, cgpa, 16, 2);
+
+	loop.vsc = cvmbus_vm_disk_guest_vsc(host);
+	loop.gpa = hgpa + 4096;
+	r->status = cvmbus_thread_spawn(cvmbus_vm_exec(vm), &t, "host-disk-io", disk_loop_main,
+					&loop);
+	if (r->status)
+		goto out;
+	while (atomic_load(&loop.done_calls) < 50 && !atomic_load(&loop.last_rc))
+		cvmbus_exec_sleep_ns(cvmbus_vm_exec(vm), 1000000ull);
+	r->host_calls_before = atomic_load(&loop.done_calls);
+	kill(pid, SIGKILL);
+	cvmbus_thread_join(t, NULL);
+	r->host_rc = atomic_load(&loop.last_rc);
+	for (unsigned int i = 0; i < 50; i++) {
+		if (disk_roundtrip(conf, cgpa, 64 + i * 8, 100 + i))
+			break;
+		r->conf_after++;
+	}
+	cvmbus_vm_disk_guest_close(host);
+	host = NULL;
+
+	/* A new host: the disk comes back as a new offer; reopen and read
+	 * what was written before the crash. */
+	r->restart_rc = cvmbus_vm_host_restart(vm);
+	r->reopen_rc = -ENOENT;
+	for (unsigned int i = 0; !r->restart_rc && i < 5000 && r->reopen_rc; i++) {
+		r->reopen_rc = cvmbus_vm_disk_guest_open(vm, &hc, &host);
+		if (r->reopen_rc)
+			cvmbus_exec_sleep_ns(cvmbus_vm_exec(vm), 1000000ull);
+	}
+	if (!r->reopen_rc) {
+		r->readback_rc = disk_check(host, hgpa, 16, 1);
+		r->again_rc = disk_roundtrip(host, hgpa, 32, 3);
+	}
+out:
+	cvmbus_vm_disk_guest_close(host);
+	cvmbus_vm_disk_guest_close(conf);
+	return r->status;
+}
+
+static void test_disk_crash_reopen(void **state)
+{
+	struct cvmbus_vm_disk_config dc;
+	struct cvmbus_vm_disk *hd, *cd;
+	struct cvmbus_vm_config cfg;
+	struct disk_crash_result r;
+	struct cvmbus_vm *vm;
+	char himg[] = "/tmp/cvmbus-proc-host-XXXXXX", cimg[] = "/tmp/cvmbus-proc-conf-XXXXXX";
+	int fd, rc;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	/* Empty images of DISK_MIB: mkstemp makes the names, the disk the
+	 * size (an existing file is never resized, so drop them first). */
+	fd = mkstemp(himg);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(himg);
+	fd = mkstemp(cimg);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(cimg);
+	vm_config(&cfg);
+	assert_int_equal(cvmbus_vm_create(&cfg, &vm, NULL, 0), 0);
+	memset(&dc, 0, sizeof(dc));
+	dc.exec = cvmbus_vm_exec(vm);
+	dc.create_bytes = DISK_MIB << 20;
+	dc.image = himg;
+	dc.path = CVMBUS_VM_DISK_PATH_HOST;
+	dc.instance = HOST_DISK;
+	assert_int_equal(cvmbus_vm_disk_create(&dc, &hd), 0);
+	assert_int_equal(cvmbus_vm_disk_attach(vm, hd), 0);
+	dc.image = cimg;
+	dc.path = CVMBUS_VM_DISK_PATH_CONFIDENTIAL;
+	dc.instance = CONF_DISK;
+	assert_int_equal(cvmbus_vm_disk_create(&dc, &cd), 0);
+	assert_int_equal(cvmbus_vm_disk_attach(vm, cd), 0);
+	rc = cvmbus_vm_run(vm, disk_crash_workload, &r);
+	if (rc)
+		print_message("run: %d %s\n", rc, cvmbus_vm_report(vm)->error);
+	/* The disks live on the VM's executor: before it. */
+	cvmbus_vm_disk_destroy(hd);
+	cvmbus_vm_disk_destroy(cd);
+	cvmbus_vm_destroy(vm);
+	unlink(himg);
+	unlink(cimg);
+	print_message("host disk: killed after %u writes; in-flight write: %d; confidential "
+		      "round trips after: %u; reopened: %d, read back: %d\n", r.host_calls_before,
+		      r.host_rc, r.conf_after, r.reopen_rc, r.readback_rc);
+	assert_int_equal(r.status, 0);
+	assert_false(r.host_confidential); /* bounced through host-visible pages */
+	assert_true(r.conf_confidential);  /* straight from private memory */
+	assert_int_equal(r.before_host, 0);
+	assert_int_equal(r.before_conf, 0);
+	assert_true(r.host_calls_before >= 50);
+	/* The write in flight failed (no data went silently missing)... */
+	assert_true(r.host_rc < 0);
+	assert_int_not_equal(r.host_rc, -ETIMEDOUT);
+	/* ...the confidential disk did not notice... */
+	assert_int_equal(r.conf_after, 50);
+	/* ...and the disk came back with its data. */
+	assert_int_equal(r.restart_rc, 0);
+	assert_int_equal(r.reopen_rc, 0);
+	assert_int_equal(r.readback_rc, 0);
+	assert_int_equal(r.again_rc, 0);
+	assert_int_equal(rc, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_host_holds_no_private),
 		cmocka_unit_test(test_canary_scan),
 		cmocka_unit_test(test_host_crash),
+		cmocka_unit_test(test_disk_crash_reopen),
 	};
 
 	cvmbus_log_set_level(getenv("CVMBUS_TEST_VERBOSE") ? CVMBUS_LOG_DEBUG : CVMBUS_LOG_ERROR);
