@@ -9,6 +9,8 @@
 #                 channel (host-visible ring and buffers) -> netvsp -> TAP
 #   confidential  cvmbus net --path confidential: the paravisor's NIC, ring
 #                 and buffers private to the confidential VM
+#   host --processes  the host path with the host's netvsp in cvmbus-host,
+#                 its own process (docs/PROCESSES.md)
 #
 # Each is measured with iperf3 (server in the host namespace, client in the
 # guest namespace, TCP, SECONDS long); the rows are interleaved REPS times
@@ -66,7 +68,8 @@ wait_ready() {
 	return 1
 }
 
-# One measurement: start the middle box ($1: forwarder|host|confidential),
+# One measurement: start the middle box ($1: forwarder|host|confidential|
+# host-processes, the host path with the host in cvmbus-host),
 # run iperf3 through it, stop it; prints Mbit/s (receiver side) or "fail".
 measure() {
 	# A file of its own per run: a "ready" left by the previous run of
@@ -76,6 +79,10 @@ measure() {
 	case $1 in
 	forwarder)
 		"$FWD" --ns-a "$G" --ns-b "$H" >"$out" 2>&1 &
+		BG=$! ;;
+	host-processes)
+		"$CVMBUS" net --path host --processes --guest-ns "$G" --host-ns "$H" \
+			--guest-addr $GA/24 --host-addr $HA/24 >"$out" 2>&1 &
 		BG=$! ;;
 	*)
 		"$CVMBUS" net --path "$1" --guest-ns "$G" --host-ns "$H" \
@@ -120,17 +127,19 @@ measure() {
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "fail" }'; }
 
-F=; HO=; C=
+F=; HO=; C=; HP=
 r=0
 while [ $r -lt "$REPS" ]; do
 	F="$F $(measure forwarder)"
 	HO="$HO $(measure host)"
 	C="$C $(measure confidential)"
+	HP="$HP $(measure host-processes)"
 	r=$((r + 1))
 done
 fm=$(echo "$F" | tr ' ' '\n' | grep -v fail | median)
 hm=$(echo "$HO" | tr ' ' '\n' | grep -v fail | median)
 cm=$(echo "$C" | tr ' ' '\n' | grep -v fail | median)
+pm=$(echo "$HP" | tr ' ' '\n' | grep -v fail | median)
 
 echo "iperf3 TCP, ${SECS} s, median of $REPS (Mbit/s per run:)"
 printf '%-28s %10s %10s   %s\n' "middle box" "Gbit/s" "vs fwd" "runs (Mbit/s)"
@@ -147,3 +156,4 @@ row() {
 row "tap_forward (baseline)" "$fm" "$F"
 row "cvmbus net --path host" "$hm" "$HO"
 row "cvmbus net --path confidential" "$cm" "$C"
+row "cvmbus net --path host --processes" "$pm" "$HP"
