@@ -369,6 +369,27 @@ static int stop_main(void *arg)
 	return 0;
 }
 
+/* The start of every gated fault test: the harness with g wrapped around
+ * its backend, n pages of guest buffer, and n 4 KiB requests submitted
+ * (writes; with `alternate`, writes and reads in turn). The buffer's GPA. */
+static uint64_t gated_submit(struct harness *h, struct gate *g, const struct harness_config *cfg,
+			     uint32_t n, bool alternate, uint32_t *tags)
+{
+	struct cvmbus_storvsc_cmd cmd;
+	uint64_t buf;
+
+	memset(g, 0, sizeof(*g));
+	harness_init(h, cfg);
+	cvmbus_mutex_init(&g->lock, h->exec, "gate");
+	cvmbus_cond_init(&g->cond, h->exec, "gate");
+	buf = harness_alloc(h, n);
+	for (uint32_t i = 0; i < n; i++) {
+		rw_cmd(&cmd, !alternate || i % 2 == 0, i * 8u, 8, buf + i * PG);
+		assert_int_equal(cvmbus_storvsc_submit(h->vsc, &cmd, &tags[i]), 0);
+	}
+	return buf;
+}
+
 static void test_fault_vsp_stops_mid_io(void **state)
 {
 	static struct gate g; /* outlives the harness's last use of it */
@@ -382,7 +403,6 @@ static void test_fault_vsp_stops_mid_io(void **state)
 		.unwrap_blk = gate_unwrap,
 		.wrap_arg = &g,
 	};
-	struct cvmbus_storvsc_cmd cmd;
 	struct cvmbus_storvsc_result res;
 	struct cvmbus_storvsp_stats vs;
 	struct cvmbus_storvsc_stats st;
@@ -392,15 +412,7 @@ static void test_fault_vsp_stops_mid_io(void **state)
 	uint64_t buf;
 
 	(void)state;
-	memset(&g, 0, sizeof(g));
-	harness_init(&h, &cfg);
-	cvmbus_mutex_init(&g.lock, h.exec, "gate");
-	cvmbus_cond_init(&g.cond, h.exec, "gate");
-	buf = harness_alloc(&h, 16);
-	for (uint32_t i = 0; i < 16; i++) {
-		rw_cmd(&cmd, true, i * 8u, 8, buf + i * PG);
-		assert_int_equal(cvmbus_storvsc_submit(h.vsc, &cmd, &tags[i]), 0);
-	}
+	buf = gated_submit(&h, &g, &cfg, 16, false, tags);
 	/* Four requests in the workers, twelve queued: now the VSP dies. */
 	gate_wait_inside(&h, &g, 4);
 	for (int i = 0; i < 10000; i++) {
@@ -448,7 +460,6 @@ static void test_fault_vsp_stops_inline(void **state)
 		.unwrap_blk = gate_unwrap,
 		.wrap_arg = &g,
 	};
-	struct cvmbus_storvsc_cmd cmd;
 	struct cvmbus_storvsc_result res;
 	struct cvmbus_storvsp_stats vs;
 	struct cvmbus_storvsc_stats st;
@@ -459,16 +470,8 @@ static void test_fault_vsp_stops_inline(void **state)
 	int inside;
 
 	(void)state;
-	memset(&g, 0, sizeof(g));
-	harness_init(&h, &cfg);
-	cvmbus_mutex_init(&g.lock, h.exec, "gate");
-	cvmbus_cond_init(&g.cond, h.exec, "gate");
-	buf = harness_alloc(&h, 8);
 	/* 4 KiB writes: under inline_max, so the receive thread runs them. */
-	for (uint32_t i = 0; i < 8; i++) {
-		rw_cmd(&cmd, true, i * 8u, 8, buf + i * PG);
-		assert_int_equal(cvmbus_storvsc_submit(h.vsc, &cmd, &tags[i]), 0);
-	}
+	buf = gated_submit(&h, &g, &cfg, 8, false, tags);
 	gate_wait_inside(&h, &g, 1);
 	/* Give the workers every chance to be wrongly handed the others. */
 	cvmbus_exec_sleep_ns(h.exec, 20 * MS);
@@ -512,23 +515,13 @@ static void test_fault_channel_closes(void **state)
 		.unwrap_blk = gate_unwrap,
 		.wrap_arg = &g,
 	};
-	struct cvmbus_storvsc_cmd cmd;
 	struct cvmbus_storvsc_result res;
 	struct cvmbus_bounce_stats bs;
 	struct harness h;
 	uint32_t tags[8];
-	uint64_t buf;
 
 	(void)state;
-	memset(&g, 0, sizeof(g));
-	harness_init(&h, &cfg);
-	cvmbus_mutex_init(&g.lock, h.exec, "gate");
-	cvmbus_cond_init(&g.cond, h.exec, "gate");
-	buf = harness_alloc(&h, 8);
-	for (uint32_t i = 0; i < 8; i++) {
-		rw_cmd(&cmd, i % 2 == 0, i * 8u, 8, buf + i * PG);
-		assert_int_equal(cvmbus_storvsc_submit(h.vsc, &cmd, &tags[i]), 0);
-	}
+	(void)gated_submit(&h, &g, &cfg, 8, true, tags);
 	gate_wait_inside(&h, &g, 4);
 	/* The guest's end of the channel closes (rescind, unload): every
 	 * request still out fails at once, with a 10 s timeout untouched. */

@@ -68,6 +68,20 @@ static void vm_config(struct cvmbus_vm_config *cfg)
 	cfg->processes = true;
 }
 
+/* One run of that VM with a workload; the run's status. */
+static int run_vm(cvmbus_vm_workload_fn fn, void *arg)
+{
+	struct cvmbus_vm_config cfg;
+	struct cvmbus_vm *vm;
+	int rc;
+
+	vm_config(&cfg);
+	assert_int_equal(cvmbus_vm_create(&cfg, &vm, NULL, 0), 0);
+	rc = cvmbus_vm_run(vm, fn, arg);
+	cvmbus_vm_destroy(vm);
+	return rc;
+}
+
 /* Open the echo channel whose instance starts with `inst`. */
 static struct cvmbus_channel *open_echo(struct cvmbus_guest *g, uint32_t inst, uint32_t *relid)
 {
@@ -214,16 +228,11 @@ static int maps_workload(struct cvmbus_vm *vm, void *arg)
 
 static void test_host_holds_no_private(void **state)
 {
-	struct cvmbus_vm_config cfg;
 	struct maps_result r;
-	struct cvmbus_vm *vm;
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	vm_config(&cfg);
-	assert_int_equal(cvmbus_vm_create(&cfg, &vm, NULL, 0), 0);
-	assert_int_equal(cvmbus_vm_run(vm, maps_workload, &r), 0);
-	cvmbus_vm_destroy(vm);
+	assert_int_equal(run_vm(maps_workload, &r), 0);
 	assert_int_equal(r.status, 0);
 	print_message("host process: %u fds (%u shared memfd, %u private), %u shared-memfd "
 		      "mappings, %u private\n", r.fds_total, r.fds_shared, r.fds_private,
@@ -355,16 +364,11 @@ static int canary_workload(struct cvmbus_vm *vm, void *arg)
 
 static void test_canary_scan(void **state)
 {
-	struct cvmbus_vm_config cfg;
 	struct canary_result r;
-	struct cvmbus_vm *vm;
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	vm_config(&cfg);
-	assert_int_equal(cvmbus_vm_create(&cfg, &vm, NULL, 0), 0);
-	assert_int_equal(cvmbus_vm_run(vm, canary_workload, &r), 0);
-	cvmbus_vm_destroy(vm);
+	assert_int_equal(run_vm(canary_workload, &r), 0);
 	assert_int_equal(r.status, 0);
 	print_message("host process: %llu readable regions, %llu bytes read, %llu reservations "
 		      "over 64 GiB skipped; secret copies: confidential %llu, relayed %llu\n",
@@ -490,17 +494,12 @@ static int crash_workload(struct cvmbus_vm *vm, void *arg)
 
 static void test_host_crash(void **state)
 {
-	struct cvmbus_vm_config cfg;
 	struct crash_result r;
-	struct cvmbus_vm *vm;
 	int rc;
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	vm_config(&cfg);
-	assert_int_equal(cvmbus_vm_create(&cfg, &vm, NULL, 0), 0);
-	rc = cvmbus_vm_run(vm, crash_workload, &r);
-	cvmbus_vm_destroy(vm);
+	rc = run_vm(crash_workload, &r);
 	assert_int_equal(r.status, 0);
 	print_message("host killed after %u host-path echoes; in-flight request: %d; "
 		      "confidential echoes after: %u\n", r.host_calls_before, r.host_rc,
