@@ -666,6 +666,18 @@ out:
 	return rc;
 }
 
+/* Whether a request of len bytes may go now (lock held): 0, -ESHUTDOWN (the
+ * channel is gone), -ENODEV (not ready yet), -EMSGSIZE (over the device's
+ * limit). */
+static int vsc_can_submit(const struct cvmbus_storvsc *vsc, uint32_t len)
+{
+	int rc = vsc->state == CVMBUS_STORVSC_READY ? 0
+		 : vsc->state == CVMBUS_STORVSC_DEAD ? -ESHUTDOWN
+						     : -ENODEV;
+
+	return !rc && len > vsc->max_transfer ? -EMSGSIZE : rc;
+}
+
 /* ---- I/O ---------------------------------------------------------------------------- */
 
 int cvmbus_storvsc_submit(struct cvmbus_storvsc *vsc, const struct cvmbus_storvsc_cmd *cmd,
@@ -712,11 +724,7 @@ int cvmbus_storvsc_submit(struct cvmbus_storvsc *vsc, const struct cvmbus_storvs
 		 * the limit first, so that a request the device would refuse
 		 * takes none. */
 		cvmbus_mutex_lock(&vsc->lock);
-		rc = vsc->state == CVMBUS_STORVSC_READY ? 0
-		     : vsc->state == CVMBUS_STORVSC_DEAD ? -ESHUTDOWN
-							 : -ENODEV;
-		if (!rc && cmd->len > vsc->max_transfer)
-			rc = -EMSGSIZE;
+		rc = vsc_can_submit(vsc, cmd->len);
 		cvmbus_mutex_unlock(&vsc->lock);
 		if (rc < 0)
 			return rc;
@@ -740,11 +748,7 @@ int cvmbus_storvsc_submit(struct cvmbus_storvsc *vsc, const struct cvmbus_storvs
 	/* One lock round: the state, the limit, a tag, the packet; the send
 	 * drops it. */
 	cvmbus_mutex_lock(&vsc->lock);
-	rc = vsc->state == CVMBUS_STORVSC_READY ? 0
-	     : vsc->state == CVMBUS_STORVSC_DEAD ? -ESHUTDOWN
-						 : -ENODEV;
-	if (!rc && cmd->len > vsc->max_transfer)
-		rc = -EMSGSIZE;
+	rc = vsc_can_submit(vsc, cmd->len);
 	if (!rc)
 		rc = vsc_take_slot(vsc, false, &t);
 	if (rc < 0) {
