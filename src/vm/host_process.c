@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -269,6 +270,10 @@ int cvmbus_host_process_main(int ctl_fd)
 	}
 	for (int fd = HP_CTL_FD + 1; fd < 1024; fd++)
 		(void)close(fd);
+	/* A host outlives no VM: if the VM's process dies, so do we, even if
+	 * a thread of ours is stuck somewhere that would not notice the
+	 * control socket's EOF. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	memset(&h, 0, sizeof(h));
 	h.ctl = ctl_fd;
 	h.link = -1;
