@@ -99,6 +99,15 @@ static inline unsigned int collector_wait(struct collector *c, struct cvmbus_exe
 	return got;
 }
 
+/* The collectors' locks, once nothing delivers to them any more. */
+static inline void collectors_destroy(struct collector *a, struct collector *b)
+{
+	cvmbus_cond_destroy(&a->cond);
+	cvmbus_mutex_destroy(&a->lock);
+	cvmbus_cond_destroy(&b->cond);
+	cvmbus_mutex_destroy(&b->lock);
+}
+
 /* Device-buffer pages host-visible now (0 when there never were any). */
 static inline uint64_t buffer_pages_now(struct cvmbus_vm *vm)
 {

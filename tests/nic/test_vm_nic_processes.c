@@ -108,10 +108,7 @@ static void rig_make(struct rig *r, bool paravisor)
 static void rig_free(struct rig *r)
 {
 	cvmbus_vm_nic_destroy(r->nic);
-	cvmbus_cond_destroy(&r->to_host.cond);
-	cvmbus_mutex_destroy(&r->to_host.lock);
-	cvmbus_cond_destroy(&r->to_guest.cond);
-	cvmbus_mutex_destroy(&r->to_guest.lock);
+	collectors_destroy(&r->to_host, &r->to_guest);
 	cvmbus_vm_destroy(r->vm);
 }
 
