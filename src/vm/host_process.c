@@ -321,12 +321,42 @@ static ssize_t hp_recv_timeout(int ctl, void *buf, size_t cap, uint64_t timeout_
 	return n == -EAGAIN || n == -EWOULDBLOCK ? -ETIMEDOUT : n;
 }
 
+/* What became of the host's process, in words, without reaping it (the
+ * reaping stays with vm_hostproc_stop): "exited with status 1", "killed by
+ * signal 6", or "still running" if it has not finished dying within ~200 ms.
+ * A lost link or a missing READY is only worth reporting with this. */
+static const char *hp_fate(pid_t pid, char *buf, size_t len)
+{
+	siginfo_t si;
+
+	snprintf(buf, len, "still running");
+	if (pid <= 0)
+		return buf;
+	for (int i = 0; i < 20; i++) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+			break;
+		if (si.si_pid == pid) {
+			if (si.si_code == CLD_EXITED)
+				snprintf(buf, len, "exited with status %d", si.si_status);
+			else
+				snprintf(buf, len, "killed by signal %d (%s)", si.si_status,
+					 strsignal(si.si_status));
+			break;
+		}
+		usleep(10000);
+	}
+	return buf;
+}
+
 static void hp_lost(void *ctx, int why)
 {
 	struct cvmbus_vm *vm = ctx;
+	char fate[64];
 
 	atomic_store(&vm->host.lost, true);
-	cvmbus_log_warn("vm: the host process is gone (%d)", why);
+	cvmbus_log_warn("vm: the host process is gone (%d): %s", why,
+			hp_fate(vm->host.pid, fate, sizeof(fate)));
 	/* The paravisor's relay turns a lost host into rescinds of every
 	 * relayed channel, so the guest's requests on them fail instead of
 	 * waiting for a host that will never answer. */
@@ -446,8 +476,11 @@ int vm_hostproc_start(struct cvmbus_vm *vm)
 	}
 	n = hp_recv_timeout(h->ctl, &ready, sizeof(ready), HP_READY_NS);
 	if (n != (ssize_t)sizeof(ready) || ready.type != HP_READY) {
+		char fate[64];
+
 		rc = n < 0 ? (int)n : -EPROTO;
-		vm_fail(vm, rc, "host process: no READY (%d)", rc);
+		vm_fail(vm, rc, "host process: no READY (%d): %s", rc,
+			hp_fate(h->pid, fate, sizeof(fate)));
 		return rc;
 	}
 	if (ready.rc) {
@@ -484,17 +517,29 @@ void vm_hostproc_stop(struct cvmbus_vm *vm)
 		close(h->ctl);
 	h->ctl = -1;
 	if (h->pid > 0) {
+		bool killed = false;
+
 		/* It exits right after STOPPED; one that does not is killed
 		 * rather than waited for forever. */
+		status = 0;
 		while (waitpid(h->pid, &status, WNOHANG) == 0) {
 			if (waited >= 5000) {
 				kill(h->pid, SIGKILL);
 				(void)waitpid(h->pid, &status, 0);
+				killed = true;
 				break;
 			}
 			usleep(1000);
 			waited++;
 		}
+		/* A host that crashed (a sanitizer's abort, say) says so here,
+		 * where its stderr (inherited) is next to this line. */
+		if (killed)
+			cvmbus_log_warn("vm: the host process did not stop: killed");
+		else if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status)))
+			cvmbus_log_warn("vm: the host process ended badly: %s %d",
+					WIFSIGNALED(status) ? "signal" : "exit status",
+					WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 	}
 	h->pid = 0;
 }

@@ -208,7 +208,9 @@ def qemu_img(ex, tmp, label, src):
     check(p.returncode == 0, f"{label}: qemu-img compare: {p.stdout.decode()[-300:]}")
     p = run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2", src, out])
     check(p.returncode == 0, f"{label}: the qcow2 copy does not hold the nbdcopy data")
-    os.unlink(out)
+    # A failed convert leaves nothing to remove; the checks above said so.
+    if os.path.exists(out):
+        os.unlink(out)
     # Into the export: 4 MiB of new random data at offset 0.
     rnd = os.path.join(tmp, label + ".rnd4")
     with open(rnd, "wb") as f:
@@ -263,6 +265,7 @@ def part_path(plugin, tmp, path, processes=False):
     # process of its own holding only the shared memfd; nothing else changes.
     keys = ["path=" + path, "bounce=128"] + (["processes=true"] if processes else [])
     ex = Export(plugin, tmp, path, keys)
+    failed_before = failed
     try:
         nbdinfo(ex, path)
         src = data_roundtrip(ex, tmp, path)
@@ -270,7 +273,12 @@ def part_path(plugin, tmp, path, processes=False):
         fio_verify(ex, tmp, path)
     finally:
         rc, rep = ex.stop()
-    check(rc == 0, f"{path}: nbdkit exit {rc}: {ex.output()[-600:]}")
+        # Whatever failed, nbdkit's own words (and the plugin's) are the
+        # first thing to read: print them before anything else can throw.
+        if failed != failed_before or rc != 0:
+            print(f"--- nbdkit log ({path}, exit {rc}) ---\n{ex.output()[-4000:]}\n---",
+                  flush=True)
+    check(rc == 0, f"{path}: nbdkit exit {rc}")
     check(rep.get("state") == "stopped" and rep.get("run_status") == "0",
           f"{path}: the run did not end cleanly: {rep}")
     check(rep.get("failed") == "0", f"{path}: {rep.get('failed')} requests failed")
