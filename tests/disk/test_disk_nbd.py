@@ -122,12 +122,18 @@ class Export:
         self.report = os.path.join(tmp, name + ".report")
         self.uri = "nbd+unix:///?socket=" + self.sock
         self.log = open(os.path.join(tmp, name + ".log"), "w+")
-        args = ["nbdkit", "--unix", self.sock, "--foreground", plugin,
+        # Ready means the pidfile: nbdkit binds the socket before the
+        # plugin's after_fork boots the VM and only writes the pidfile
+        # once that succeeded and it is about to accept. The socket alone
+        # can exist before listen() (refused) or in front of a VM that
+        # fails to boot (every client then fails with less to say).
+        pidfile = os.path.join(tmp, name + ".pid")
+        args = ["nbdkit", "--unix", self.sock, "--foreground", "-P", pidfile, plugin,
                 "image=" + self.image, "size=" + size, "report=" + self.report] + keys
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=nbdkit_env())
         deadline = time.monotonic() + 60
-        while not os.path.exists(self.sock):
+        while not (os.path.exists(pidfile) and os.path.getsize(pidfile) > 0):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("nbdkit did not start: " + self.output())
             time.sleep(0.02)
