@@ -42,6 +42,11 @@
  * channel (relids stop at 2047). */
 #define HL_MAX_MESSAGE_PORTS 16u
 #define HL_MAX_EVENT_PORTS   4096u
+/* How long a visibility hypercall waits for the host to map the change
+ * (VISIBILITY_DONE). A live host answers from its reader at once; one that
+ * does not only lags its own window: the hypercall then returns anyway
+ * (the partition's state is already right) and we say so. */
+#define HL_VIS_DONE_NS (5ull * 1000000000ull)
 
 /* A port the host owns, as the platform's port table has it. */
 struct hl_port {
@@ -57,13 +62,20 @@ struct cvmbus_hostlink {
 	struct cvmbus_hostlink_config cfg;
 	int sock;
 	struct cvmbus_thread *reader;
-	struct cvmbus_mutex lock; /* ports, pins */
+	struct cvmbus_mutex lock; /* ports, pins, vis_done */
 	struct hl_port *ports;
 	unsigned int nports[3]; /* by enum cvmbus_port_kind */
 	uint16_t *pins; /* per page: what the host pinned and still holds */
 	uint64_t pages;
 	_Atomic bool alive;
 	_Atomic bool closing;
+	/* VISIBILITY numbering: the last sent (written under p->link_lock by
+	 * the hypercall, read by the reader to refuse a DONE from the future)
+	 * and the last the host said it applied (under lock), with the
+	 * condition the hypercall waits on (broadcast on DONE and on loss). */
+	_Atomic uint32_t vis_sent;
+	uint32_t vis_done;
+	struct cvmbus_cond vis_cond;
 	_Atomic uint64_t st_port_messages, st_doorbells, st_visibility, st_requests,
 		st_refused, st_signals;
 };
@@ -118,15 +130,23 @@ void hw_hostlink_visibility(struct cvmbus_hostlink *l,
 			    uint32_t rep_count)
 {
 	struct hl_visibility v;
-	uint32_t done = 0;
+	uint32_t done = 0, seq = 0;
+	uint64_t deadline;
+	bool late = false;
 
 	if (!l || !in || !atomic_load(&l->alive))
 		return;
 	while (done < rep_count) {
 		uint32_t n = rep_count - done < HL_VIS_MAX ? rep_count - done : HL_VIS_MAX;
 
+		/* Numbered past 0 (0: the snapshot, which nobody waits for). */
+		seq = atomic_load(&l->vis_sent) + 1;
+		if (!seq)
+			seq = 1;
+		atomic_store(&l->vis_sent, seq);
 		memset(&v.h, 0, sizeof(v.h));
 		v.h.type = HL_VISIBILITY;
+		v.h.seq = seq;
 		v.visible = in->host_visibility != HV_MAP_GPA_NOT_VISIBLE;
 		v.count = n;
 		memcpy(v.pfns, &in->gpa_page_list[done], n * sizeof(uint64_t));
@@ -134,6 +154,24 @@ void hw_hostlink_visibility(struct cvmbus_hostlink *l,
 		link_send(l, &v, offsetof(struct hl_visibility, pfns) + n * sizeof(uint64_t));
 		done += n;
 	}
+	/* The host applies them in order: the last one's DONE covers all.
+	 * Until then the host's window may lag, and the guest could already
+	 * hand it a page it cannot map (hostlink_proto.h). The caller holds
+	 * p->link_lock, which the reader takes only after it has marked the
+	 * link dead and woken us (reader_main), so a host that dies here
+	 * ends the wait at once. */
+	deadline = cvmbus_exec_deadline(l->p->exec, HL_VIS_DONE_NS);
+	cvmbus_mutex_lock(&l->lock);
+	while (atomic_load(&l->alive) && (int32_t)(l->vis_done - seq) < 0) {
+		if (cvmbus_cond_wait_until(&l->vis_cond, &l->lock, deadline) == -ETIMEDOUT) {
+			late = (int32_t)(l->vis_done - seq) < 0;
+			break;
+		}
+	}
+	cvmbus_mutex_unlock(&l->lock);
+	if (late)
+		CVMBUS_LOG_RL(CVMBUS_LOG_WARN,
+			      "hostlink: the host did not apply a visibility change in time");
 }
 
 /* Every page the host may map now, in datagrams of HL_VIS_MAX. */
@@ -390,6 +428,22 @@ static int handle(struct cvmbus_hostlink *l, const uint8_t *buf, size_t len, int
 		rc = do_pin(l, &pin);
 		break;
 	}
+	case HL_VISIBILITY_DONE: {
+		struct hl_visibility_done vd;
+
+		HL_EXACT(vd);
+		memcpy(&vd, buf, sizeof(vd));
+		/* Not answered. A number we never sent is a lie about the
+		 * host's own window: malformed. */
+		if (!vd.h.seq || (int32_t)(vd.h.seq - atomic_load(&l->vis_sent)) > 0)
+			return -EPROTO;
+		cvmbus_mutex_lock(&l->lock);
+		if ((int32_t)(vd.h.seq - l->vis_done) > 0)
+			l->vis_done = vd.h.seq;
+		cvmbus_cond_broadcast(&l->vis_cond);
+		cvmbus_mutex_unlock(&l->lock);
+		return 0;
+	}
 	default:
 		return -EPROTO;
 	}
@@ -452,6 +506,13 @@ static int reader_main(void *arg)
 	}
 	free(buf);
 	shutdown(l->sock, SHUT_RDWR);
+	/* Dead before we take link_lock: a visibility hypercall holding it
+	 * while it waits for a DONE that will never come wakes up, returns
+	 * and lets go of it. */
+	atomic_store(&l->alive, false);
+	cvmbus_mutex_lock(&l->lock);
+	cvmbus_cond_broadcast(&l->vis_cond);
+	cvmbus_mutex_unlock(&l->lock);
 	cvmbus_mutex_lock(&l->p->link_lock);
 	l->p->link = NULL;
 	cvmbus_mutex_unlock(&l->p->link_lock);
@@ -496,6 +557,7 @@ int cvmbus_hostlink_serve(struct cvmbus_platform *p, int sock,
 		goto fail;
 	}
 	cvmbus_mutex_init(&l->lock, p->exec, "hostlink");
+	cvmbus_cond_init(&l->vis_cond, p->exec, "hostlink-visibility");
 	atomic_store(&l->alive, true);
 
 	memset(&hello, 0, sizeof(hello));
@@ -547,6 +609,7 @@ int cvmbus_hostlink_serve(struct cvmbus_platform *p, int sock,
 	return 0;
 
 fail_lock:
+	cvmbus_cond_destroy(&l->vis_cond);
 	cvmbus_mutex_destroy(&l->lock);
 fail:
 	free(l->pins);
@@ -564,6 +627,7 @@ void cvmbus_hostlink_close(struct cvmbus_hostlink *l)
 	shutdown(l->sock, SHUT_RDWR);
 	cvmbus_thread_join(l->reader, NULL);
 	close(l->sock);
+	cvmbus_cond_destroy(&l->vis_cond);
 	cvmbus_mutex_destroy(&l->lock);
 	free(l->pins);
 	free(l);

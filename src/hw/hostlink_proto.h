@@ -12,10 +12,17 @@
  * Partition -> host:
  *   HELLO        once, first, with the shared memfd (SCM_RIGHTS) and the
  *                layout the host needs; never the private memfd.
- *   VISIBILITY   pages that became host-visible or hidden. Not answered:
- *                the host applies it before it reads the next datagram, so
- *                a GPADL message sent after it always finds its pages
- *                mapped; a page made private is already zero in the shared
+ *   VISIBILITY   pages that became host-visible or hidden, numbered
+ *                (h.seq, never 0 but in the snapshot that follows HELLO).
+ *                The host applies it to its window and answers
+ *                VISIBILITY_DONE; the hypercall that made the change
+ *                returns only then, as a hypervisor's does once the page
+ *                tables say so. Socket order alone is not enough: the
+ *                rings are shared memory and the doorbells eventfds, so a
+ *                packet naming a bounce page can reach the host's device
+ *                before the VISIBILITY datagram in front of it was read
+ *                (seen: "guest buffer not reachable", the disk failed to
+ *                open). A page made private is already zero in the shared
  *                memfd, so a host that lags sees zeros, never secrets.
  *   PORT_MESSAGE a message posted to a port the host owns.
  *   LOST_PORT    a port the host added is gone on the partition's side.
@@ -26,6 +33,9 @@
  *                signals it: the doorbell. Answered.
  *   PORT_REMOVE, SYNIC_POST, POST_FROM, SIGNAL_FROM, PIN: answered.
  *   SYNIC_SIGNAL not answered (the hot path: one datagram per signal).
+ *   VISIBILITY_DONE  the VISIBILITY numbered h.seq (and every one before
+ *                it) is applied. Not answered; one for a number not yet
+ *                sent is a lie and closes the link.
  */
 #ifndef CVMBUS_HW_HOSTLINK_PROTO_H
 #define CVMBUS_HW_HOSTLINK_PROTO_H
@@ -53,6 +63,7 @@ enum hl_type {
 	HL_POST_FROM = 20,
 	HL_SIGNAL_FROM = 21,
 	HL_PIN = 22,
+	HL_VISIBILITY_DONE = 23,
 };
 
 struct hl_hdr {
@@ -171,6 +182,12 @@ struct hl_pin {
 	uint32_t reserved;
 };
 _Static_assert(sizeof(struct hl_pin) == 32, "hl_pin");
+
+/* VISIBILITY_DONE: the header alone (h.seq: the VISIBILITY applied). */
+struct hl_visibility_done {
+	struct hl_hdr h;
+};
+_Static_assert(sizeof(struct hl_visibility_done) == 8, "hl_visibility_done");
 
 /* Every datagram fits in this. */
 #define HL_MAX_DATAGRAM sizeof(struct hl_visibility)

@@ -6,9 +6,11 @@
  * ask of the platform travels the socket to the hypervisor model, and what
  * the model sends arrives here on three threads:
  *   reader      reads every datagram in order: applies VISIBILITY to the
- *               host view at once (so a GPADL message behind it finds its
- *               pages mapped), completes waiting requests on REPLY, and
- *               queues PORT_MESSAGE for the dispatcher. It never runs a
+ *               host view at once and answers VISIBILITY_DONE (the
+ *               partition's hypercall waits for it: a ring packet naming
+ *               the page may already be on its way), completes waiting
+ *               requests on REPLY, and queues PORT_MESSAGE for the
+ *               dispatcher. It never runs a
  *               handler: handlers make requests, whose replies only the
  *               reader can deliver.
  *   dispatcher  runs message-port handlers one message at a time, in order,
@@ -334,6 +336,16 @@ static int reader_main(void *arg)
 						 v->count * sizeof(uint64_t))
 				(void)cvmbus_mem_host_view_apply(r->p->host, v->pfns, v->count,
 								 v->visible != 0);
+			/* Mapped (or unmapped): the hypercall behind it may
+			 * return. The snapshot after HELLO (seq 0) waits for
+			 * nothing. */
+			if (v->h.seq) {
+				struct hl_visibility_done vd = {
+					.h = { .type = HL_VISIBILITY_DONE, .seq = v->h.seq },
+				};
+
+				(void)cvmbus_seqpacket_send(r->sock, &vd, sizeof(vd), -1);
+			}
 		} else if (h.type == HL_REPLY && (size_t)n == sizeof(struct hl_reply)) {
 			struct hl_reply rep;
 

@@ -7,7 +7,10 @@
  *
  *   test_hello_and_visibility  HELLO carries the shared memfd (same inode)
  *                              and every visible page follows; a visibility
- *                              change is forwarded with its exact pages.
+ *                              change is forwarded with its exact pages and
+ *                              a number, and its hypercall does not return
+ *                              before the host answers VISIBILITY_DONE
+ *                              with that number.
  *   test_ports_and_requests    a message port's posts arrive as datagrams, an
  *                              event port's signals ring its eventfd; the
  *                              host may not remove the paravisor's port, post
@@ -17,7 +20,9 @@
  *                              page's visibility; a lost host leaves no port
  *                              and no pin behind.
  *   test_malformed_closes      each kind of malformed datagram closes the
- *                              link and reports the host lost (-EPROTO).
+ *                              link and reports the host lost (-EPROTO),
+ *                              a VISIBILITY_DONE for a number never sent
+ *                              among them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +107,71 @@ static int host_call(int sock, void *msg, size_t len, int fd, uint32_t seq)
 	return r.rc;
 }
 
+/* cvmbus_platform_set_visibility on a thread of its own while the caller
+ * plays the host: every VISIBILITY that arrives is kept in *seen (the last
+ * one) and answered with its DONE. With check_wait, the hypercall must
+ * still be waiting when the datagram is in hand and 20 ms later: the
+ * partition may not go on before the host's window has the change. */
+struct vis_call {
+	struct cvmbus_platform *p;
+	uint64_t gpa, pages;
+	bool visible;
+	_Atomic bool returned;
+	int rc;
+};
+
+static int vis_call_main(void *arg)
+{
+	struct vis_call *c = arg;
+
+	c->rc = cvmbus_platform_set_visibility(c->p, CVMBUS_MEM_PARTY_GUEST, c->gpa, c->pages,
+					       c->visible, "test");
+	atomic_store(&c->returned, true);
+	return 0;
+}
+
+static int vis_call(struct cvmbus_exec *exec, struct cvmbus_platform *p, int host, uint64_t gpa,
+		    uint64_t pages, bool visible, bool check_wait, struct hl_visibility *seen,
+		    size_t *seen_len)
+{
+	struct vis_call c = { .p = p, .gpa = gpa, .pages = pages, .visible = visible };
+	struct cvmbus_thread *t;
+	uint8_t buf[HL_MAX_DATAGRAM];
+
+	assert_int_equal(cvmbus_thread_spawn(exec, &t, "vis-call", vis_call_main, &c), 0);
+	for (;;) {
+		struct pollfd pfd = { .fd = host, .events = POLLIN };
+		struct hl_visibility_done done = { .h = { .type = HL_VISIBILITY_DONE } };
+		struct hl_hdr h;
+		int fd = -1;
+		ssize_t n;
+
+		if (poll(&pfd, 1, 10) != 1) {
+			if (atomic_load(&c.returned))
+				break;
+			continue;
+		}
+		n = cvmbus_seqpacket_recv(host, buf, sizeof(buf), &fd);
+		assert_true(n >= (ssize_t)sizeof(h));
+		memcpy(&h, buf, sizeof(h));
+		assert_int_equal(h.type, HL_VISIBILITY);
+		assert_int_not_equal(h.seq, 0);
+		if (seen) {
+			memcpy(seen, buf, (size_t)n);
+			*seen_len = (size_t)n;
+		}
+		if (check_wait) {
+			assert_false(atomic_load(&c.returned));
+			cvmbus_exec_sleep_ns(exec, 20000000ull);
+			assert_false(atomic_load(&c.returned));
+		}
+		done.h.seq = h.seq;
+		assert_int_equal(cvmbus_seqpacket_send(host, &done, sizeof(done), -1), 0);
+	}
+	assert_int_equal(cvmbus_thread_join(t, NULL), 0);
+	return c.rc;
+}
+
 struct rig {
 	struct cvmbus_exec *exec;
 	struct cvmbus_platform *p;
@@ -154,6 +224,8 @@ static int hello_main(void *arg)
 	struct hl_visibility v;
 	struct stat a, b;
 	uint64_t gpa, visible_now = 0, got = 0;
+	size_t len = 0;
+	uint32_t seq;
 	int fd;
 
 	rig_up(r);
@@ -183,25 +255,22 @@ static int hello_main(void *arg)
 	}
 	assert_int_equal(got, visible_now);
 
-	/* A change: exactly its pages, shared then private. */
+	/* A change: exactly its pages, shared then private, each numbered
+	 * and each waiting for the host's DONE. */
 	assert_int_equal(cvmbus_mem_alloc(mem, CVMBUS_MEM_REGION_VTL0, 3, &gpa), 0);
-	assert_int_equal(cvmbus_platform_set_visibility(r->p, CVMBUS_MEM_PARTY_GUEST, gpa, 3, true,
-							"test"), 0);
-	assert_int_equal(host_recv(r->host, buf, sizeof(buf), &fd),
-			 (ssize_t)(offsetof(struct hl_visibility, pfns) + 3 * 8));
-	memcpy(&v, buf, offsetof(struct hl_visibility, pfns) + 3 * 8);
+	assert_int_equal(vis_call(r->exec, r->p, r->host, gpa, 3, true, true, &v, &len), 0);
+	assert_int_equal(len, offsetof(struct hl_visibility, pfns) + 3 * 8);
 	assert_int_equal(v.h.type, HL_VISIBILITY);
 	assert_int_equal(v.visible, 1);
 	assert_int_equal(v.count, 3);
 	for (uint32_t i = 0; i < 3; i++)
 		assert_int_equal(v.pfns[i], gpa / PT_PAGE + i);
-	assert_int_equal(cvmbus_platform_set_visibility(r->p, CVMBUS_MEM_PARTY_GUEST, gpa, 3,
-							false, "test"), 0);
-	assert_int_equal(host_recv(r->host, buf, sizeof(buf), &fd),
-			 (ssize_t)(offsetof(struct hl_visibility, pfns) + 3 * 8));
-	memcpy(&v, buf, offsetof(struct hl_visibility, pfns) + 3 * 8);
+	seq = v.h.seq;
+	assert_int_equal(vis_call(r->exec, r->p, r->host, gpa, 3, false, true, &v, &len), 0);
+	assert_int_equal(len, offsetof(struct hl_visibility, pfns) + 3 * 8);
 	assert_int_equal(v.visible, 0);
 	assert_int_equal(v.pfns[0], gpa / PT_PAGE);
+	assert_int_equal(v.h.seq, seq + 1);
 
 	rig_down(r);
 	/* Closed by us, not lost. */
@@ -320,8 +389,7 @@ static int ports_main(void *arg)
 	/* Pins: only what the host pinned, only inside the partition; a pin
 	 * holds the page's visibility. */
 	assert_int_equal(cvmbus_mem_alloc(mem, CVMBUS_MEM_REGION_VTL0, 1, &gpa), 0);
-	assert_int_equal(cvmbus_platform_set_visibility(r->p, CVMBUS_MEM_PARTY_GUEST, gpa, 1, true,
-							"test"), 0);
+	assert_int_equal(vis_call(r->exec, r->p, r->host, gpa, 1, true, false, NULL, NULL), 0);
 	pin.gpa = gpa;
 	pin.npages = 1;
 	pin.delta = -1;
@@ -334,8 +402,8 @@ static int ports_main(void *arg)
 	assert_int_equal(host_call(r->host, &pin, sizeof(pin), -1, seq++), -EINVAL);
 	pin.delta = 1;
 	assert_int_equal(host_call(r->host, &pin, sizeof(pin), -1, seq++), 0);
-	assert_int_equal(cvmbus_platform_set_visibility(r->p, CVMBUS_MEM_PARTY_GUEST, gpa, 1,
-							false, "test"), -EBUSY);
+	assert_int_equal(vis_call(r->exec, r->p, r->host, gpa, 1, false, false, NULL, NULL),
+			 -EBUSY);
 
 	/* At most 16 message ports. */
 	add.kind = CVMBUS_PORT_MESSAGE;
@@ -396,6 +464,8 @@ static const struct bad_case bad_cases[] = {
 	{ "stray fd", { 17, 0, 0, 0, 1, 0, 0, 0, 0x00, 0x20, 0, 0, 0, 0, 0, 0 }, 16, true },
 	/* A partition-to-host type sent back (REPLY, 16 bytes). */
 	{ "wrong direction", { 5, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, 16, false },
+	/* VISIBILITY_DONE (23) for number 7, when none was sent. */
+	{ "done from the future", { 23, 0, 0, 0, 7, 0, 0, 0 }, 8, false },
 };
 
 static int malformed_main(void *arg)
