@@ -518,7 +518,12 @@ static int reader_main(void *arg)
 	cvmbus_mutex_unlock(&l->p->link_lock);
 	link_lost(l);
 	if (!atomic_load(&l->closing)) {
-		cvmbus_log_warn("hostlink: the host is gone (%d)", why);
+		/* Whoever gave us on_lost knows whether this was news (a host
+		 * told to stop hangs up too) and says so; without it, we do. */
+		if (l->cfg.on_lost)
+			cvmbus_log_debug("hostlink: the host hung up (%d)", why);
+		else
+			cvmbus_log_warn("hostlink: the host is gone (%d)", why);
 		if (l->cfg.on_lost)
 			l->cfg.on_lost(l->cfg.ctx, why);
 	}

@@ -355,8 +355,12 @@ static void hp_lost(void *ctx, int why)
 	char fate[64];
 
 	atomic_store(&vm->host.lost, true);
-	cvmbus_log_warn("vm: the host process is gone (%d): %s", why,
-			hp_fate(vm->host.pid, fate, sizeof(fate)));
+	/* A host we told to stop hangs up as it exits: no news. */
+	if (atomic_load(&vm->host.stopping))
+		cvmbus_log_debug("vm: the host process hung up after STOP (%d)", why);
+	else
+		cvmbus_log_warn("vm: the host process is gone (%d): %s", why,
+				hp_fate(vm->host.pid, fate, sizeof(fate)));
 	/* The paravisor's relay turns a lost host into rescinds of every
 	 * relayed channel, so the guest's requests on them fail instead of
 	 * waiting for a host that will never answer. */
@@ -405,6 +409,7 @@ int vm_hostproc_start(struct cvmbus_vm *vm)
 	ssize_t n;
 	int rc;
 
+	atomic_store(&h->stopping, false);
 	for (size_t i = 0; i < vm->device_count; i++) {
 		if (vm->devices[i].owner != CVMBUS_VM_OWNER_HOST)
 			continue;
@@ -507,6 +512,7 @@ void vm_hostproc_stop(struct cvmbus_vm *vm)
 	uint64_t waited = 0;
 	int status;
 
+	atomic_store(&h->stopping, true);
 	if (h->ctl >= 0 && !atomic_load(&h->lost) &&
 	    !cvmbus_seqpacket_send(h->ctl, &st, sizeof(st), -1))
 		(void)hp_recv_timeout(h->ctl, &st, sizeof(st), HP_STOP_NS);

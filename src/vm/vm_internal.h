@@ -40,6 +40,7 @@ struct vm_host {
 	int ctl;
 	struct cvmbus_hostlink *link;
 	_Atomic bool lost;
+	_Atomic bool stopping; /* we sent STOP: its link's end is expected */
 	unsigned int restarts;
 };
 
