@@ -84,6 +84,15 @@ struct cvmbus_channel_stats {
 	uint64_t ext_bytes_read, ext_bytes_written; /* through GPA ranges */
 };
 
+/* A device's handler of one inbound packet, for the readers below
+ * (cvmbus_channel_poll and cvmbus_channel_serve): *pkt is the channel's
+ * private copy, valid during the call. Return true to end the pass after
+ * this packet (the device cannot take more now); the channel then hands
+ * what is left to the receive thread. */
+typedef bool (*cvmbus_channel_packet_fn)(void *ctx, const struct cvmbus_ring_packet *pkt);
+/* A device's inline pass (cvmbus_channel_set_inline). */
+typedef void (*cvmbus_channel_pass_fn)(void *ctx);
+
 struct cvmbus_channel {
 	struct cvmbus_ring_channel rings;
 	const struct cvmbus_channel_ops *ops;
@@ -100,6 +109,17 @@ struct cvmbus_channel {
 	uint8_t *rxbuf; /* private copy of the packet last received */
 	size_t rxbuf_len;
 	_Atomic bool closed;
+	/* The inbound ring's one reader at a time, for devices that read
+	 * through cvmbus_channel_poll/serve: whoever holds `reader` owns the
+	 * ring's read side, interrupt_mask and rxbuf. read_wanted: somebody
+	 * found it held; the holder looks again after letting go. */
+	struct cvmbus_mutex reader;
+	_Atomic bool read_wanted;
+	/* The device's inline pass and the lock that keeps it alive while it
+	 * runs (cvmbus_channel_set_inline waits on it). */
+	struct cvmbus_mutex inline_lock;
+	cvmbus_channel_pass_fn inline_fn;
+	void *inline_ctx;
 	struct cvmbus_channel_stats stats;
 };
 
@@ -149,6 +169,64 @@ int cvmbus_channel_send_completion(struct cvmbus_channel *ch, uint64_t trans_id,
  * the channel is closed. */
 int cvmbus_channel_recv(struct cvmbus_channel *ch, struct cvmbus_ring_packet *pkt,
 			uint64_t timeout_ns);
+
+/* ---- readers that hand packets to a handler ------------------------------
+ *
+ * cvmbus_channel_recv is for a device whose one receive thread reads the
+ * ring. A device that reads through the calls below may have its packets
+ * handled on other threads as well (the signalling vCPU's thread, or a
+ * caller that looks for its own completion before it sleeps): they take
+ * turns through the channel's reader lock, never two at once, and the two
+ * kinds of reading are never mixed on one channel.
+ *
+ * A pass masks the ring's interrupt (interrupt_mask = 1, Linux's
+ * hv_begin_read) while it drains, unmasks it and looks again before it
+ * lets go (hv_end_read), so that a packet written while the mask was set
+ * is handled by the pass and not left unsignalled. */
+
+/* Drain up to `budget` packets through fn, if nobody else is reading now.
+ * Returns how many were handled (0: the ring was empty), -EBUSY (another
+ * reader holds the ring; it looks again before letting go, so nothing is
+ * lost), or what cvmbus_channel_recv would return for a closed or broken
+ * channel (-ESHUTDOWN, -EPROTO, -EMSGSIZE; the channel is then closed).
+ * Never waits for the ring. What budget or fn left in the ring is handed to
+ * the receive thread (its doorbell). Read space is signalled to the writer
+ * after the reader lock is let go. */
+int cvmbus_channel_poll(struct cvmbus_channel *ch, cvmbus_channel_packet_fn fn, void *ctx,
+			unsigned budget);
+/* The receive thread's loop step: poll, and wait up to timeout_ns for the
+ * peer's signal while the ring is empty (or another reader has it).
+ * Returns the number handled (> 0), -EAGAIN (timeout_ns == 0) or
+ * -ETIMEDOUT (nothing came), -EINTR (cvmbus_channel_kick or
+ * cvmbus_channel_kick_reader), or the errors of cvmbus_channel_poll. */
+int cvmbus_channel_serve(struct cvmbus_channel *ch, cvmbus_channel_packet_fn fn, void *ctx,
+			 unsigned budget, uint64_t timeout_ns);
+/* Take the reader now (0) or -EBUSY, and mask the inbound interrupt: for a
+ * caller that is about to make its peer write (a request whose completion
+ * it will look for at once). End with cvmbus_channel_reader_end, which
+ * drains like poll and lets go. Hold it only across calls that never wait
+ * for the peer (a send with timeout 0): the peer may need this ring
+ * drained to go on. */
+int cvmbus_channel_reader_try(struct cvmbus_channel *ch);
+int cvmbus_channel_reader_end(struct cvmbus_channel *ch, cvmbus_channel_packet_fn fn, void *ctx,
+			      unsigned budget);
+/* Wake the receive thread: to look at the ring (as a peer's signal does),
+ * or to return -EINTR from cvmbus_channel_serve/recv (a device that has
+ * work of its own for it); senders are not disturbed. */
+void cvmbus_channel_wake_reader(struct cvmbus_channel *ch);
+void cvmbus_channel_kick_reader(struct cvmbus_channel *ch);
+
+/* The device's inline pass: what the glue runs on the signaller's thread
+ * when the peer's signal is, on real hardware, a switch of the signalling
+ * vCPU into the device's VTL (cvmbus_channel_notify_inline). fn must not
+ * wait for the peer. NULL unregisters, after any pass still running has
+ * returned. */
+void cvmbus_channel_set_inline(struct cvmbus_channel *ch, cvmbus_channel_pass_fn fn, void *ctx);
+/* The peer signalled from a vCPU that now runs this endpoint's code: wake
+ * senders waiting for space, then run the device's inline pass here; with
+ * no pass registered, or another running, wake the receive thread instead
+ * (cvmbus_channel_notify's behaviour). */
+void cvmbus_channel_notify_inline(struct cvmbus_channel *ch);
 
 /* Copy `len` bytes at byte `offset` of a received GPA range out of (into)
  * the memory it names, through this endpoint's ops. The range's page list

@@ -215,6 +215,9 @@ struct cvmbus_port_event {
 	uint32_t vp;
 	enum cvmbus_mem_party from;
 	enum cvmbus_path path;
+	/* The port's on_vtl_return will run for this signal on the same
+	 * thread once the hypercall is complete (see cvmbus_port_config). */
+	bool vtl_return;
 };
 typedef void (*cvmbus_port_event_fn)(void *ctx, const struct cvmbus_port_event *ev);
 
@@ -235,6 +238,18 @@ struct cvmbus_port_config {
 	 * thread with the port table locked; it must not block or add or
 	 * remove ports (ring a doorbell instead). */
 	cvmbus_port_event_fn on_event;
+	/* EVENT owned by the paravisor, optional: for a signal the guest made
+	 * through the paravisor trap, which on real hardware is the
+	 * signalling vCPU leaving VTL0 for VTL2 (Confidential VMBus: the
+	 * paravisor runs in the guest's partition, on its vCPUs), called on
+	 * the signaller's thread after on_event and after the hypercall is
+	 * complete (its carrier let go), before the guest's call returns:
+	 * VTL2's code running on that vCPU before it resumes VTL0. It may
+	 * take time but must not wait for the guest (the guest's vCPU is
+	 * the one running it). The port stays registered until it returns.
+	 * The host never gets this: it is another party (with --processes
+	 * another process), woken, never run on the guest's vCPU. */
+	cvmbus_port_event_fn on_vtl_return;
 	void *ctx;
 	/* EVENT owned by the guest: the flag (base + flag_number) is set in
 	 * this SynIC's event page of vCPU vp, SINT sint, and the SINT raised. */

@@ -19,6 +19,24 @@
  *             (cvmbus_ring_set_pending_send's *ready) before waiting, so a
  *             reader that frees space after the check sees the request and
  *             signals (ring.c's read-side decision).
+ *
+ * Readers that take turns (cvmbus_channel_poll and friends). The ring has
+ * one reader at a time, but for a device that asks, "the reader" is
+ * whichever thread holds ch->reader: its receive thread, the vCPU that
+ * signalled it (an inline pass), or a caller draining its own completion.
+ * Nobody waits for that lock: a thread that finds it held sets read_wanted
+ * and leaves, and the holder, after unlocking, looks at read_wanted and
+ * takes the lock again if it was set:
+ *   asker:  read_wanted = 1; fence [RW1]; trylock fails
+ *   holder: unlock; fence [RW2]; read_wanted == 1 -> trylock, drain again
+ * [RW1] pairs with [RW2] (the store-buffer pattern): either the asker's
+ * trylock sees the lock free, or the holder's load sees the request. A
+ * holder's pass also masks the ring's interrupt while it drains and, on
+ * unmasking, looks again (cvmbus_ring_end_read's *readable), so a packet
+ * written under the mask is drained by the pass that set it; whatever a
+ * pass leaves (its budget, or a device that cannot take more now) goes to
+ * the receive thread's doorbell, so no packet waits for a signal that the
+ * mask suppressed.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -55,6 +73,8 @@ int cvmbus_channel_init(struct cvmbus_channel *ch, const struct cvmbus_channel_c
 	cvmbus_mutex_init(&ch->stats_lock, cfg->exec, "channel-stats");
 	cvmbus_doorbell_init(&ch->wake_rx, cfg->exec, "channel-rx");
 	cvmbus_doorbell_init(&ch->wake_tx, cfg->exec, "channel-tx");
+	cvmbus_mutex_init(&ch->reader, cfg->exec, "channel-reader");
+	cvmbus_mutex_init(&ch->inline_lock, cfg->exec, "channel-inline");
 	/* An ATTACH that found a corrupt ring leaves a channel that only
 	 * reports the fault: every call fails with -EPROTO. */
 	return rc;
@@ -69,6 +89,8 @@ void cvmbus_channel_destroy(struct cvmbus_channel *ch)
 {
 	if (!ch || !ch->rxbuf)
 		return;
+	cvmbus_mutex_destroy(&ch->inline_lock);
+	cvmbus_mutex_destroy(&ch->reader);
 	cvmbus_doorbell_destroy(&ch->wake_tx);
 	cvmbus_doorbell_destroy(&ch->wake_rx);
 	cvmbus_mutex_destroy(&ch->stats_lock);
@@ -279,6 +301,219 @@ int cvmbus_channel_recv(struct cvmbus_channel *ch, struct cvmbus_ring_packet *pk
 	if (signal)
 		ch->ops->signal(ch->ctx);
 	return 0;
+}
+
+/* ---- readers that take turns ---------------------------------------------- */
+
+/* Drain with the reader lock held and the ring masked: up to *left packets
+ * through fn, then unmask and look again, as Linux's hv_end_read asks.
+ * *more: packets may be left that this pass will not handle (budget, or fn
+ * asked to stop); *signal: a commit said the writer waits for the space. */
+static int reader_drain(struct cvmbus_channel *ch, cvmbus_channel_packet_fn fn, void *ctx,
+			unsigned *left, unsigned *handled, bool *signal, bool *more)
+{
+	struct cvmbus_ring_packet pkt;
+	uint32_t readable = 0;
+	bool stop = false, sig;
+	int rc;
+
+	for (;;) {
+		while (*left && !stop) {
+			if (cvmbus_channel_is_closed(ch))
+				return -ESHUTDOWN;
+			/* The same hardened copy-then-validate as recv. */
+			rc = cvmbus_ring_recv(&ch->rings.in, ch->rxbuf, ch->rxbuf_len, &pkt);
+			if (rc == -EAGAIN)
+				break;
+			if (rc == -ENOBUFS)
+				return -EMSGSIZE;
+			if (rc < 0)
+				return rc;
+			/* One packet at a time, as recv: the emptiness
+			 * checks rely on the writer seeing read_index. */
+			sig = false;
+			rc = cvmbus_ring_commit(&ch->rings.in, &sig);
+			if (rc < 0)
+				return rc;
+			*signal = *signal || sig;
+			cvmbus_mutex_lock(&ch->stats_lock);
+			ch->stats.packets_received++;
+			ch->stats.bytes_received += pkt.len;
+			cvmbus_mutex_unlock(&ch->stats_lock);
+			stop = fn(ctx, &pkt);
+			(*left)--;
+			(*handled)++;
+		}
+		/* Unmask, full barrier, look again: anything written while
+		 * the mask was set did not signal, so it is ours. */
+		rc = cvmbus_ring_end_read(&ch->rings.in, &readable);
+		if (rc < 0)
+			return rc;
+		if (!readable)
+			return 0;
+		if (stop || !*left) {
+			*more = true;
+			return 0;
+		}
+		rc = cvmbus_ring_begin_read(&ch->rings.in);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+/* Let go of the reader and take it again while somebody asked for it in
+ * the meantime (see the top). The holder masked the ring on entry. */
+static int reader_run(struct cvmbus_channel *ch, cvmbus_channel_packet_fn fn, void *ctx,
+		      unsigned budget)
+{
+	unsigned handled = 0;
+	bool signal = false, more = false;
+	int rc;
+
+	for (;;) {
+		atomic_store(&ch->read_wanted, false);
+		rc = reader_drain(ch, fn, ctx, &budget, &handled, &signal, &more);
+		cvmbus_mutex_unlock(&ch->reader);
+		if (rc < 0) {
+			cvmbus_channel_close(ch);
+			break;
+		}
+		if (more) {
+			/* The receive thread takes the rest, as if the peer
+			 * had signalled it. */
+			cvmbus_channel_wake_reader(ch);
+			break;
+		}
+		atomic_thread_fence(memory_order_seq_cst); /* [RW2] */
+		if (!atomic_load(&ch->read_wanted))
+			break;
+		if (!budget) {
+			/* Asked for, but this pass is spent: the asker
+			 * may be the receive thread, now asleep. */
+			cvmbus_channel_wake_reader(ch);
+			break;
+		}
+		if (cvmbus_mutex_trylock(&ch->reader) != 0)
+			break; /* the new holder looks for itself */
+		rc = cvmbus_ring_begin_read(&ch->rings.in);
+		if (rc < 0) {
+			cvmbus_mutex_unlock(&ch->reader);
+			cvmbus_channel_close(ch);
+			break;
+		}
+	}
+	if (signal) {
+		/* After the unlock: the peer's code may run on this thread
+		 * (an inline pass of its own) and must not find us holding
+		 * our ring. */
+		cvmbus_mutex_lock(&ch->stats_lock);
+		ch->stats.signals_sent++;
+		cvmbus_mutex_unlock(&ch->stats_lock);
+		ch->ops->signal(ch->ctx);
+	}
+	return rc < 0 ? rc : (int)handled;
+}
+
+int cvmbus_channel_reader_try(struct cvmbus_channel *ch)
+{
+	int rc;
+
+	if (cvmbus_channel_is_closed(ch))
+		return -ESHUTDOWN;
+	atomic_store(&ch->read_wanted, true);
+	atomic_thread_fence(memory_order_seq_cst); /* [RW1] */
+	if (cvmbus_mutex_trylock(&ch->reader) != 0)
+		return -EBUSY;
+	rc = cvmbus_ring_begin_read(&ch->rings.in);
+	if (rc < 0) {
+		cvmbus_mutex_unlock(&ch->reader);
+		cvmbus_channel_close(ch);
+		return rc;
+	}
+	return 0;
+}
+
+int cvmbus_channel_reader_end(struct cvmbus_channel *ch, cvmbus_channel_packet_fn fn, void *ctx,
+			      unsigned budget)
+{
+	return reader_run(ch, fn, ctx, budget);
+}
+
+int cvmbus_channel_poll(struct cvmbus_channel *ch, cvmbus_channel_packet_fn fn, void *ctx,
+			unsigned budget)
+{
+	int rc = cvmbus_channel_reader_try(ch);
+
+	if (rc < 0)
+		return rc;
+	return reader_run(ch, fn, ctx, budget);
+}
+
+int cvmbus_channel_serve(struct cvmbus_channel *ch, cvmbus_channel_packet_fn fn, void *ctx,
+			 unsigned budget, uint64_t timeout_ns)
+{
+	uint64_t deadline = cvmbus_exec_deadline(ch->exec, timeout_ns);
+	uint64_t fired = 0;
+	int rc;
+
+	for (;;) {
+		rc = cvmbus_channel_poll(ch, fn, ctx, budget);
+		if (rc > 0 || (rc < 0 && rc != -EBUSY))
+			return rc;
+		/* Empty, with the mask off and looked at again (a later
+		 * packet signals), or another reader's (it looks again
+		 * before letting go): the doorbell latches either way. */
+		if (timeout_ns == 0)
+			return -EAGAIN;
+		rc = cvmbus_doorbell_wait(&ch->wake_rx,
+					  CVMBUS_CHANNEL_WAKE_DATA | CVMBUS_CHANNEL_WAKE_CLOSE |
+						  CVMBUS_CHANNEL_WAKE_KICK,
+					  remaining(ch, deadline), &fired);
+		if (rc < 0)
+			return rc;
+		if (fired & CVMBUS_CHANNEL_WAKE_KICK)
+			return -EINTR;
+	}
+}
+
+void cvmbus_channel_wake_reader(struct cvmbus_channel *ch)
+{
+	cvmbus_doorbell_ring(&ch->wake_rx, CVMBUS_CHANNEL_WAKE_DATA);
+}
+
+void cvmbus_channel_kick_reader(struct cvmbus_channel *ch)
+{
+	cvmbus_doorbell_ring(&ch->wake_rx, CVMBUS_CHANNEL_WAKE_KICK);
+}
+
+void cvmbus_channel_set_inline(struct cvmbus_channel *ch, cvmbus_channel_pass_fn fn, void *ctx)
+{
+	/* Blocking on purpose: once this returns with fn NULL, no pass is
+	 * left running in the device that is about to go away. */
+	cvmbus_mutex_lock(&ch->inline_lock);
+	ch->inline_fn = fn;
+	ch->inline_ctx = ctx;
+	cvmbus_mutex_unlock(&ch->inline_lock);
+}
+
+void cvmbus_channel_notify_inline(struct cvmbus_channel *ch)
+{
+	cvmbus_mutex_lock(&ch->stats_lock);
+	ch->stats.notifications++;
+	cvmbus_mutex_unlock(&ch->stats_lock);
+	cvmbus_doorbell_ring(&ch->wake_tx, CVMBUS_CHANNEL_WAKE_SPACE);
+	/* One pass at a time per channel: a second vCPU that signals while
+	 * a pass runs falls back to the receive thread's wake-up (a pass
+	 * may already be past its last look at the ring). */
+	if (cvmbus_mutex_trylock(&ch->inline_lock) == 0) {
+		if (ch->inline_fn) {
+			ch->inline_fn(ch->inline_ctx);
+			cvmbus_mutex_unlock(&ch->inline_lock);
+			return;
+		}
+		cvmbus_mutex_unlock(&ch->inline_lock);
+	}
+	cvmbus_channel_wake_reader(ch);
 }
 
 /* ---- external memory ------------------------------------------------------ */

@@ -56,6 +56,11 @@
 #define VSC_SRB_TIMEOUT_S       60u
 #define VSC_SP_UNTAGGED         0xffu
 #define VSC_SRB_SIMPLE_TAG      0x20u
+/* Completions a caller drains for everybody before it goes on (it came
+ * for its own; the rest it hands to the receive thread). */
+#define VSC_CALLER_BUDGET       32u
+/* Packets per round of the receive thread (then it looks at deadlines). */
+#define VSC_RX_BUDGET           64u
 
 enum vsc_slot_state {
 	VSC_SLOT_FREE = 0,
@@ -315,10 +320,17 @@ static void vsc_fail_all(struct cvmbus_storvsc *vsc, int err)
 	cvmbus_mutex_unlock(&vsc->lock);
 }
 
+/* Every reader of the inbound ring (the receive thread, or a caller
+ * draining before it sleeps) hands packets here. */
+static bool vsc_packet(void *arg, const struct cvmbus_ring_packet *pkt)
+{
+	vsc_handle(arg, pkt);
+	return false;
+}
+
 static int vsc_rx_main(void *arg)
 {
 	struct cvmbus_storvsc *vsc = arg;
-	struct cvmbus_ring_packet pkt;
 	int rc, err = -ESHUTDOWN;
 
 	while (!atomic_load(&vsc->stopping)) {
@@ -328,10 +340,8 @@ static int vsc_rx_main(void *arg)
 		now = cvmbus_exec_now_ns(vsc->exec);
 		if (next != CVMBUS_EXEC_FOREVER)
 			wait = next > now ? (next - now < wait ? next - now : wait) : 0;
-		rc = cvmbus_channel_recv(vsc->ch, &pkt, wait ? wait : 1);
-		if (rc == 0) {
-			vsc_handle(vsc, &pkt);
-		} else if (rc != -ETIMEDOUT && rc != -EAGAIN) {
+		rc = cvmbus_channel_serve(vsc->ch, vsc_packet, vsc, VSC_RX_BUDGET, wait ? wait : 1);
+		if (rc < 0 && rc != -ETIMEDOUT && rc != -EAGAIN && rc != -EINTR) {
 			/* Closed (-ESHUTDOWN) or broken by the peer (-EPROTO,
 			 * -EMSGSIZE): every request still out ends now. */
 			err = rc == -ESHUTDOWN ? -ESHUTDOWN : -EPROTO;
@@ -491,6 +501,7 @@ static int vsc_send_unlock(struct cvmbus_storvsc *vsc, uint32_t tag,
 	struct cvmbus_ring_iov iov;
 	struct cvmbus_ring_outpkt out;
 	uint64_t deadline;
+	bool claimed;
 	int rc;
 
 	iov.base = &s->req;
@@ -507,9 +518,27 @@ static int vsc_send_unlock(struct cvmbus_storvsc *vsc, uint32_t tag,
 	vsc->stats.submitted++;
 	cvmbus_mutex_unlock(&vsc->lock);
 
-	/* s->req is not written again until the slot is free, so the ring may
-	 * copy it without the lock while the receive thread reads it. */
-	rc = cvmbus_channel_send(vsc->ch, &out, vsc_remaining(vsc, deadline));
+	/*
+	 * The completion may be written before the send returns: on the
+	 * confidential path the signal is a VTL switch, and the paravisor's
+	 * storvsp runs the SRB on this very thread (the vCPU) before it
+	 * comes back. So, if nobody is reading the inbound ring now, take it
+	 * and mask its interrupt first (Linux's hv_begin_read: a reader is
+	 * active, do not interrupt it): the completion then wakes no vCPU
+	 * and no receive thread, and this thread drains it right after,
+	 * unmasking and looking again before it lets go (hv_end_read). With
+	 * the reader held the send may not wait (the peer may need this
+	 * ring drained to make room): a full ring drops the reader first.
+	 * s->req is not written again until the slot is free, so the ring
+	 * may copy it without the lock while a reader reads it.
+	 */
+	claimed = cvmbus_channel_reader_try(vsc->ch) == 0;
+	rc = cvmbus_channel_send(vsc->ch, &out, claimed ? 0 : vsc_remaining(vsc, deadline));
+	if (claimed) {
+		(void)cvmbus_channel_reader_end(vsc->ch, vsc_packet, vsc, VSC_CALLER_BUDGET);
+		if (rc == -EAGAIN)
+			rc = cvmbus_channel_send(vsc->ch, &out, vsc_remaining(vsc, deadline));
+	}
 	if (rc == 0)
 		return 0;
 
@@ -812,6 +841,15 @@ int cvmbus_storvsc_wait(struct cvmbus_storvsc *vsc, uint32_t tag,
 	/* No timeout here: the receive thread ends every request by its
 	 * deadline or at shutdown, so this wait is bounded by them. */
 	cvmbus_mutex_lock(&vsc->lock);
+	if (s->state != VSC_SLOT_DONE) {
+		/* Before sleeping, drain the ring if nobody is: the answer
+		 * may be there already, written while another reader had
+		 * the interrupt masked. -EBUSY: that reader looks again
+		 * before it lets go and wakes us. */
+		cvmbus_mutex_unlock(&vsc->lock);
+		(void)cvmbus_channel_poll(vsc->ch, vsc_packet, vsc, VSC_CALLER_BUDGET);
+		cvmbus_mutex_lock(&vsc->lock);
+	}
 	while (s->state != VSC_SLOT_DONE)
 		cvmbus_cond_wait(&s->done, &vsc->lock);
 	*res = s->res;

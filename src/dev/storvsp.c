@@ -41,6 +41,13 @@
 #define VSP_DEFAULT_SEND_NS     (5ull * 1000 * 1000 * 1000)
 #define VSP_PAGE                CVMBUS_RING_PAGE_SIZE
 #define VSP_DEFAULT_INLINE_MAX  (16u * 1024u)
+/* Packets one pass on the guest's signalling vCPU handles at most before
+ * it returns to VTL0 and leaves the rest to the receive thread: the vCPU
+ * is the guest's, so VTL2 keeps it for a bounded time. */
+#define VSP_VTL_PASS_BUDGET     32u
+/* Packets per round of the receive thread (it then looks at its stop flag
+ * and at a completion a pass left it). */
+#define VSP_RX_BUDGET           64u
 
 enum vsp_req_state {
 	VSP_REQ_FREE = 0,
@@ -97,10 +104,24 @@ struct cvmbus_storvsp {
 
 	struct cvmbus_thread *rx_thread;
 	struct vsp_worker *workers;
-	/* The receive thread's own request and buffer, for SRBs it runs
-	 * itself (vsp_run_inline). */
+	/* The reader's request and buffer, for SRBs it runs itself
+	 * (vsp_run_inline). The reader is whoever holds the channel's reader
+	 * lock: the receive thread, or a guest vCPU in a VTL2 pass; so are
+	 * `stalled` and rx_nowait below, which only the reader touches. */
 	struct vsp_req rx_req;
 	uint8_t *rx_buf;
+	bool stalled; /* a pass stashed a completion: end the pass */
+	/* A completion that a VTL2 pass could not send without waiting (the
+	 * guest's ring was full). The pass may not wait for the guest: it
+	 * runs on the guest's vCPU, maybe the one that would drain that ring.
+	 * The receive thread sends it; no pass starts while it is here. With
+	 * lock. */
+	struct {
+		bool used;
+		uint64_t trans_id;
+		uint32_t resp_size;
+		struct cvmbus_vstor_packet resp;
+	} stash;
 };
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -190,11 +211,23 @@ fail:
  * request's (clamped to one packet), as OpenVMM does: a Windows guest
  * expects exactly its own packet size back, and Linux at least its own. */
 static void vsp_send(struct cvmbus_storvsp *vsp, uint64_t trans_id,
-		     const struct cvmbus_vstor_packet *resp, uint32_t resp_size)
+		     const struct cvmbus_vstor_packet *resp, uint32_t resp_size, bool nowait)
 {
-	int rc = cvmbus_channel_send_completion(vsp->ch, trans_id, resp, resp_size, vsp->send_ns);
+	int rc = cvmbus_channel_send_completion(vsp->ch, trans_id, resp, resp_size,
+						nowait ? 0 : vsp->send_ns);
 
 	cvmbus_mutex_lock(&vsp->lock);
+	if (nowait && rc == -EAGAIN) {
+		/* A pass (the caller holds the reader, and no pass starts
+		 * with the stash in use): the receive thread sends it. */
+		vsp->stash.used = true;
+		vsp->stash.trans_id = trans_id;
+		vsp->stash.resp_size = resp_size;
+		vsp->stash.resp = *resp;
+		vsp->stalled = true;
+		cvmbus_mutex_unlock(&vsp->lock);
+		return;
+	}
 	if (rc == 0)
 		vsp->stats.completions++;
 	else
@@ -207,7 +240,7 @@ static void vsp_send(struct cvmbus_storvsp *vsp, uint64_t trans_id,
 /* Answer a non-SRB request (or refuse any request) with a status and an
  * optional body. */
 static void vsp_answer(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t resp_size,
-		       uint32_t status, const void *body, size_t body_len)
+		       uint32_t status, const void *body, size_t body_len, bool nowait)
 {
 	struct cvmbus_vstor_packet resp;
 
@@ -216,13 +249,13 @@ static void vsp_answer(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t r
 	resp.status = status;
 	if (body)
 		memcpy(resp.buffer, body, body_len);
-	vsp_send(vsp, trans_id, &resp, resp_size);
+	vsp_send(vsp, trans_id, &resp, resp_size, nowait);
 }
 
 /* Refuse an SRB without executing it: SRB status, NT status, no data. */
 static void vsp_refuse_srb(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t resp_size,
 			   const struct cvmbus_vstor_srb *req, uint8_t srb_status,
-			   uint16_t version)
+			   uint16_t version, bool nowait)
 {
 	struct cvmbus_vstor_packet resp;
 
@@ -241,7 +274,7 @@ static void vsp_refuse_srb(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32
 	cvmbus_mutex_lock(&vsp->lock);
 	vsp->stats.refused++;
 	cvmbus_mutex_unlock(&vsp->lock);
-	vsp_send(vsp, trans_id, &resp, resp_size);
+	vsp_send(vsp, trans_id, &resp, resp_size, nowait);
 }
 
 /* ---- the workers ------------------------------------------------------------ */
@@ -380,7 +413,7 @@ static int vsp_worker_main(void *arg)
 			vsp->stats.abandoned++;
 		cvmbus_mutex_unlock(&vsp->lock);
 		if (!drop)
-			vsp_send(vsp, req->trans_id, &resp, req->resp_size);
+			vsp_send(vsp, req->trans_id, &resp, req->resp_size, false);
 
 		cvmbus_mutex_lock(&vsp->lock);
 		req->state = VSP_REQ_FREE;
@@ -420,10 +453,10 @@ static void vsp_fill_req(struct vsp_req *req, uint64_t trans_id, uint32_t resp_s
 	}
 }
 
-/* Run an SRB that passed its checks on the receive thread itself. */
+/* Run an SRB that passed its checks on the reader's thread itself. */
 static void vsp_run_inline(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t resp_size,
 			   const struct cvmbus_vstor_packet *pkt,
-			   const struct cvmbus_ring_gpa_view *range)
+			   const struct cvmbus_ring_gpa_view *range, bool nowait)
 {
 	struct vsp_req *req = &vsp->rx_req;
 	struct cvmbus_vstor_packet resp;
@@ -438,7 +471,7 @@ static void vsp_run_inline(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32
 	vsp->stats.srbs++;
 	cvmbus_mutex_unlock(&vsp->lock);
 
-	/* rx_req is the receive thread's alone: filled without the lock. */
+	/* rx_req is the reader's alone: filled without the lock. */
 	vsp_fill_req(req, trans_id, resp_size, version, pkt, range);
 	vsp_execute(vsp, req, vsp->rx_buf, &resp);
 
@@ -449,24 +482,29 @@ static void vsp_run_inline(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32
 	vsp->in_flight--;
 	cvmbus_mutex_unlock(&vsp->lock);
 	if (!drop)
-		vsp_send(vsp, req->trans_id, &resp, req->resp_size);
+		vsp_send(vsp, req->trans_id, &resp, req->resp_size, nowait);
 }
 
-/* Queue an SRB that passed its checks. Waits for a free slot (back-pressure);
- * false if the VSP is stopping. */
-static bool vsp_enqueue(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t resp_size,
-			const struct cvmbus_vstor_packet *pkt,
-			const struct cvmbus_ring_gpa_view *range)
+/* Queue an SRB that passed its checks. Waits for a free slot (back-pressure)
+ * unless nowait; 0, -ESHUTDOWN if the VSP is stopping, -EBUSY (nowait, the
+ * table is full). */
+static int vsp_enqueue(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t resp_size,
+		       const struct cvmbus_vstor_packet *pkt,
+		       const struct cvmbus_ring_gpa_view *range, bool nowait)
 {
 	struct vsp_req *req;
 	uint32_t idx;
 
 	cvmbus_mutex_lock(&vsp->lock);
-	while (vsp->nfree == 0 && vsp->state == CVMBUS_STORVSP_RUNNING)
+	while (!nowait && vsp->nfree == 0 && vsp->state == CVMBUS_STORVSP_RUNNING)
 		cvmbus_cond_wait(&vsp->slot_freed, &vsp->lock);
 	if (vsp->state != CVMBUS_STORVSP_RUNNING) {
 		cvmbus_mutex_unlock(&vsp->lock);
-		return false;
+		return -ESHUTDOWN;
+	}
+	if (vsp->nfree == 0) {
+		cvmbus_mutex_unlock(&vsp->lock);
+		return -EBUSY;
 	}
 	idx = vsp->free_stack[--vsp->nfree];
 	req = &vsp->reqs[idx];
@@ -480,7 +518,7 @@ static bool vsp_enqueue(struct cvmbus_storvsp *vsp, uint64_t trans_id, uint32_t 
 	vsp->stats.srbs++;
 	cvmbus_mutex_unlock(&vsp->lock);
 	cvmbus_cond_signal(&vsp->work);
-	return true;
+	return 0;
 }
 
 /* Does this SRB run on the receive thread? A small transfer from the page
@@ -502,7 +540,7 @@ static bool vsp_inline(const struct cvmbus_storvsp *vsp, const struct cvmbus_vst
 }
 
 static void vsp_handle_srb(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_packet *pkt,
-			   const struct cvmbus_vstor_packet *vp, uint32_t resp_size)
+			   const struct cvmbus_vstor_packet *vp, uint32_t resp_size, bool nowait)
 {
 	struct cvmbus_ring_gpa_view first, range;
 	enum cvmbus_vstor_srb_check why;
@@ -526,13 +564,14 @@ static void vsp_handle_srb(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_
 		CVMBUS_LOG_RL(CVMBUS_LOG_WARN, "storvsp: srb refused: %s",
 			      cvmbus_vstor_srb_check_name(why));
 		vsp_refuse_srb(vsp, pkt->trans_id, resp_size, &vp->srb,
-			       CVMBUS_SRB_STATUS_INVALID_REQUEST, vsp->version);
+			       CVMBUS_SRB_STATUS_INVALID_REQUEST, vsp->version, nowait);
 		return;
 	}
-	if (vsp_inline(vsp, &vp->srb))
-		vsp_run_inline(vsp, pkt->trans_id, resp_size, vp, &first);
-	else
-		(void)vsp_enqueue(vsp, pkt->trans_id, resp_size, vp, &first);
+	/* A pass that finds the table full runs the SRB itself rather than
+	 * wait for a worker on the guest's vCPU. */
+	if (vsp_inline(vsp, &vp->srb) ||
+	    vsp_enqueue(vsp, pkt->trans_id, resp_size, vp, &first, nowait) == -EBUSY)
+		vsp_run_inline(vsp, pkt->trans_id, resp_size, vp, &first, nowait);
 }
 
 static void vsp_set_proto(struct cvmbus_storvsp *vsp, enum cvmbus_storvsp_proto p, uint16_t v)
@@ -544,7 +583,10 @@ static void vsp_set_proto(struct cvmbus_storvsp *vsp, enum cvmbus_storvsp_proto 
 	cvmbus_mutex_unlock(&vsp->lock);
 }
 
-static void vsp_handle(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_packet *pkt)
+/* One packet from the guest, by the reader. nowait: a VTL2 pass on the
+ * guest's vCPU, which may not wait for the guest (nor for a worker). */
+static void vsp_handle(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_packet *pkt,
+		       bool nowait)
 {
 	struct cvmbus_vstor_packet vp;
 	enum cvmbus_storvsp_proto proto;
@@ -579,7 +621,7 @@ static void vsp_handle(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_pack
 	if (pkt->type == CVMBUS_RING_PKT_XFER_PAGES ||
 	    cvmbus_vstor_decode(pkt->payload, pkt->payload_len, version, &vp) < 0) {
 		vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_INVALID_PARAMETER,
-			   NULL, 0);
+			   NULL, 0, nowait);
 		cvmbus_mutex_lock(&vsp->lock);
 		vsp->stats.refused++;
 		cvmbus_mutex_unlock(&vsp->lock);
@@ -607,7 +649,7 @@ static void vsp_handle(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_pack
 		CVMBUS_LOG_RL(CVMBUS_LOG_WARN, "storvsp: operation %u (%s) refused", vp.operation,
 			      cvmbus_vstor_op_name(vp.operation));
 		vsp_answer(vsp, pkt->trans_id, resp_size,
-			   CVMBUS_VSTOR_STATUS_INVALID_DEVICE_REQUEST, NULL, 0);
+			   CVMBUS_VSTOR_STATUS_INVALID_DEVICE_REQUEST, NULL, 0, nowait);
 		cvmbus_mutex_lock(&vsp->lock);
 		vsp->stats.refused++;
 		cvmbus_mutex_unlock(&vsp->lock);
@@ -621,7 +663,7 @@ static void vsp_handle(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_pack
 		if (vp.operation != CVMBUS_VSTOR_OP_BEGIN_INITIALIZATION)
 			break;
 		vsp_set_proto(vsp, CVMBUS_STORVSP_PROTO_VERSION, 0);
-		vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_SUCCESS, NULL, 0);
+		vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_SUCCESS, NULL, 0, nowait);
 		return;
 	case CVMBUS_STORVSP_PROTO_VERSION:
 		if (vp.operation != CVMBUS_VSTOR_OP_QUERY_PROTOCOL_VERSION)
@@ -632,12 +674,12 @@ static void vsp_handle(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_pack
 			/* The guest tries the next lower version. */
 			vsp_answer(vsp, pkt->trans_id, resp_size,
 				   CVMBUS_VSTOR_STATUS_REVISION_MISMATCH, &vp.version,
-				   sizeof(vp.version));
+				   sizeof(vp.version), nowait);
 			return;
 		}
 		vsp_set_proto(vsp, CVMBUS_STORVSP_PROTO_PROPERTIES, version);
 		vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_SUCCESS, &vp.version,
-			   sizeof(vp.version));
+			   sizeof(vp.version), nowait);
 		return;
 	case CVMBUS_STORVSP_PROTO_PROPERTIES: {
 		struct cvmbus_vstor_properties props;
@@ -650,24 +692,24 @@ static void vsp_handle(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_pack
 		props.max_transfer_bytes = vsp->max_transfer;
 		vsp_set_proto(vsp, CVMBUS_STORVSP_PROTO_END, 0);
 		vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_SUCCESS, &props,
-			   sizeof(props));
+			   sizeof(props), nowait);
 		return;
 	}
 	case CVMBUS_STORVSP_PROTO_END:
 		if (vp.operation == CVMBUS_VSTOR_OP_CREATE_SUB_CHANNELS) {
 			vsp_answer(vsp, pkt->trans_id, resp_size,
-				   CVMBUS_VSTOR_STATUS_INVALID_PARAMETER, NULL, 0);
+				   CVMBUS_VSTOR_STATUS_INVALID_PARAMETER, NULL, 0, nowait);
 			return;
 		}
 		if (vp.operation != CVMBUS_VSTOR_OP_END_INITIALIZATION)
 			break;
 		vsp_set_proto(vsp, CVMBUS_STORVSP_PROTO_READY, 0);
-		vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_SUCCESS, NULL, 0);
+		vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_SUCCESS, NULL, 0, nowait);
 		return;
 	case CVMBUS_STORVSP_PROTO_READY:
 		switch (vp.operation) {
 		case CVMBUS_VSTOR_OP_EXECUTE_SRB:
-			vsp_handle_srb(vsp, pkt, &vp, resp_size);
+			vsp_handle_srb(vsp, pkt, &vp, resp_size, nowait);
 			return;
 		case CVMBUS_VSTOR_OP_RESET_LUN:
 		case CVMBUS_VSTOR_OP_RESET_ADAPTER:
@@ -675,11 +717,11 @@ static void vsp_handle(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_pack
 			/* Every request is completed by its worker anyway;
 			 * a reset has always been a no-op on Hyper-V too. */
 			vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_SUCCESS,
-				   NULL, 0);
+				   NULL, 0, nowait);
 			return;
 		case CVMBUS_VSTOR_OP_CREATE_SUB_CHANNELS:
 			vsp_answer(vsp, pkt->trans_id, resp_size,
-				   CVMBUS_VSTOR_STATUS_INVALID_PARAMETER, NULL, 0);
+				   CVMBUS_VSTOR_STATUS_INVALID_PARAMETER, NULL, 0, nowait);
 			return;
 		default:
 			break;
@@ -689,7 +731,7 @@ static void vsp_handle(struct cvmbus_storvsp *vsp, const struct cvmbus_ring_pack
 	CVMBUS_LOG_RL(CVMBUS_LOG_WARN, "storvsp: %s out of order",
 		      cvmbus_vstor_op_name(vp.operation));
 	vsp_answer(vsp, pkt->trans_id, resp_size, CVMBUS_VSTOR_STATUS_INVALID_DEVICE_STATE, NULL,
-		   0);
+		   0, nowait);
 	cvmbus_mutex_lock(&vsp->lock);
 	vsp->stats.refused++;
 	cvmbus_mutex_unlock(&vsp->lock);
@@ -705,23 +747,100 @@ static bool vsp_running(struct cvmbus_storvsp *vsp)
 	return r;
 }
 
+/* The receive thread's packets: it may wait (for a slot, for room). A
+ * stop ends the pass: what is still in the ring stays there for the next
+ * start, as it did when the loop took one packet per round. */
+static bool vsp_rx_packet(void *arg, const struct cvmbus_ring_packet *pkt)
+{
+	struct cvmbus_storvsp *vsp = arg;
+
+	vsp_handle(vsp, pkt, false);
+	return !vsp_running(vsp);
+}
+
+/* A pass's packets: nothing waits; a completion that would have to is
+ * stashed, and the pass ends there. */
+static bool vsp_pass_packet(void *arg, const struct cvmbus_ring_packet *pkt)
+{
+	struct cvmbus_storvsp *vsp = arg;
+
+	vsp_handle(vsp, pkt, true);
+	return vsp->stalled || !vsp_running(vsp);
+}
+
+/* Send what a pass stashed, waiting for room as any completion does. */
+static void vsp_flush_stash(struct cvmbus_storvsp *vsp)
+{
+	struct cvmbus_vstor_packet resp;
+	uint64_t trans_id;
+	uint32_t size;
+
+	cvmbus_mutex_lock(&vsp->lock);
+	if (!vsp->stash.used) {
+		cvmbus_mutex_unlock(&vsp->lock);
+		return;
+	}
+	resp = vsp->stash.resp;
+	trans_id = vsp->stash.trans_id;
+	size = vsp->stash.resp_size;
+	cvmbus_mutex_unlock(&vsp->lock);
+	vsp_send(vsp, trans_id, &resp, size, false);
+	/* Emptied only once sent, so that no pass starts before (passes
+	 * look at `used`): completions keep their one-slot bound. */
+	cvmbus_mutex_lock(&vsp->lock);
+	vsp->stash.used = false;
+	cvmbus_mutex_unlock(&vsp->lock);
+}
+
+/*
+ * The VTL2 pass (cvmbus_channel_set_inline): the guest's vCPU that
+ * signalled this channel, switched into the paravisor, reads the ring
+ * itself as OpenHCL's VTL2 would on that processor: the same
+ * vsp_handle, the same copy-then-validate of each packet, SRBs up to
+ * inline_max run here, larger ones queued to the workers. It never waits
+ * for the guest: not for room in the guest's ring (stash), not for a slot
+ * (runs the SRB itself). Mutual exclusion with the receive thread is the
+ * channel's reader lock; a pass that finds it held leaves the packets to
+ * its holder.
+ */
+static void vsp_vtl_pass(void *arg)
+{
+	struct cvmbus_storvsp *vsp = arg;
+	bool go;
+
+	cvmbus_mutex_lock(&vsp->lock);
+	go = vsp->state == CVMBUS_STORVSP_RUNNING && !vsp->stash.used;
+	cvmbus_mutex_unlock(&vsp->lock);
+	if (!go) {
+		/* Today's path: the receive thread looks (or, stopping,
+		 * nobody does, as when a VSP dies). */
+		cvmbus_channel_wake_reader(vsp->ch);
+		return;
+	}
+	/* vsp->stalled is the reader's: it is set inside this poll (under
+	 * the reader lock) and read here, on the same thread, after it. */
+	vsp->stalled = false;
+	(void)cvmbus_channel_poll(vsp->ch, vsp_pass_packet, vsp, VSP_VTL_PASS_BUDGET);
+	if (vsp->stalled) {
+		vsp->stalled = false;
+		cvmbus_channel_kick_reader(vsp->ch);
+	}
+}
+
 static int vsp_rx_main(void *arg)
 {
 	struct cvmbus_storvsp *vsp = arg;
-	struct cvmbus_ring_packet pkt;
 	int rc;
 
 	while (vsp_running(vsp)) {
-		rc = cvmbus_channel_recv(vsp->ch, &pkt, vsp->poll_ns);
-		if (rc == -ETIMEDOUT || rc == -EAGAIN)
+		vsp_flush_stash(vsp);
+		rc = cvmbus_channel_serve(vsp->ch, vsp_rx_packet, vsp, VSP_RX_BUDGET, vsp->poll_ns);
+		if (rc >= 0 || rc == -ETIMEDOUT || rc == -EAGAIN || rc == -EINTR)
 			continue;
-		if (rc < 0) {
-			/* Closed or corrupt: the channel is terminal and
-			 * so is this loop; workers finish what they hold. */
-			cvmbus_log_info("storvsp: channel ended (%d)", rc);
-			return rc;
-		}
-		vsp_handle(vsp, &pkt);
+		/* Closed or corrupt: the channel is terminal and so is this
+		 * loop; workers finish what they hold. */
+		cvmbus_log_info("storvsp: channel ended (%d)", rc);
+		return rc;
 	}
 	return 0;
 }
@@ -749,6 +868,7 @@ int cvmbus_storvsp_start(struct cvmbus_storvsp *vsp)
 	vsp->fifo_head = 0;
 	vsp->fifo_len = 0;
 	vsp->in_flight = 0;
+	vsp->stash.used = false;
 	vsp->state = CVMBUS_STORVSP_RUNNING;
 	cvmbus_mutex_unlock(&vsp->lock);
 
@@ -761,6 +881,9 @@ int cvmbus_storvsp_start(struct cvmbus_storvsp *vsp)
 	rc = cvmbus_thread_spawn(vsp->exec, &vsp->rx_thread, "storvsp-rx", vsp_rx_main, vsp);
 	if (rc < 0)
 		goto fail;
+	/* From now on a guest vCPU's signal may run vsp_vtl_pass (if the
+	 * channel's glue models the VTL switch; otherwise nothing calls it). */
+	cvmbus_channel_set_inline(vsp->ch, vsp_vtl_pass, vsp);
 	return 0;
 
 fail:
@@ -788,6 +911,12 @@ void cvmbus_storvsp_stop(struct cvmbus_storvsp *vsp)
 		return;
 	}
 	vsp->state = CVMBUS_STORVSP_STOPPING;
+	cvmbus_mutex_unlock(&vsp->lock);
+	/* No pass starts from here on, and one still running on a guest
+	 * vCPU has returned when this does (its SRB finished, its completion
+	 * dropped as a worker's would be). */
+	cvmbus_channel_set_inline(vsp->ch, NULL, NULL);
+	cvmbus_mutex_lock(&vsp->lock);
 	/* Requests still in the FIFO are never started. */
 	vsp->stats.abandoned += vsp->fifo_len;
 	vsp->fifo_len = 0;

@@ -33,12 +33,25 @@
 
 /* ---- who is asking ---------------------------------------------------------- */
 
+struct hw_port;
+
+/* Paravisor work owed to a vCPU that trapped into VTL2 with a signal
+ * (ports.c fills it, regpath.c runs it once the carrier is let go). */
+struct hw_vtl_return {
+	struct hw_port *port; /* NULL: nothing owed; else kept busy until run */
+	struct cvmbus_port_event ev;
+};
+
 /* The origin of a register access or hypercall, as the handler sees it. */
 struct hw_origin {
 	enum cvmbus_mem_party party;
 	uint32_t vp;
 	enum cvmbus_path path;
 	bool trusted;
+	/* A guest hypercall through the paravisor trap: where a signal to a
+	 * paravisor port with on_vtl_return leaves the pass owed. NULL
+	 * otherwise. */
+	struct hw_vtl_return *vtl_return;
 };
 
 /* ---- registers ---------------------------------------------------------------- */
@@ -136,8 +149,6 @@ struct hw_synic *hw_synic_of(struct cvmbus_platform *p, enum cvmbus_synic_kind k
 
 /* ---- ports (ports.c) ----------------------------------------------------------------- */
 
-struct hw_port;
-
 /* Buckets of the port table, by the low byte of the connection id: channel
  * signal ids are a base plus the relid, so an open channel's lookup stays
  * short however many channels are open (a list made every guest post walk
@@ -161,6 +172,9 @@ uint16_t hw_port_post(struct cvmbus_platform *p, const struct hw_origin *o,
 		      uint32_t size, unsigned int *owner);
 uint16_t hw_port_signal(struct cvmbus_platform *p, const struct hw_origin *o,
 			uint32_t connection_id, uint16_t flag_number, unsigned int *owner);
+/* Run the on_vtl_return a signal left owed in r (no lock held: the
+ * signaller's carrier is let go), then let the port go. */
+void hw_port_vtl_return(struct cvmbus_platform *p, struct hw_vtl_return *r);
 /* The owner of a port of that kind, or CVMBUS_TRACE_PARTY_NONE. */
 unsigned int hw_port_owner(struct cvmbus_platform *p, uint32_t connection_id,
 			   enum cvmbus_port_kind kind);

@@ -9,7 +9,10 @@
  * host-visible mechanism (trusted), the sender's vCPU and the path. An event
  * port (HvSignalEvent) either calls its owner (host or paravisor) on the
  * signaller's thread or, when it belongs to the guest, sets an event flag in
- * one of the guest's SynICs and raises the SINT.
+ * one of the guest's SynICs and raises the SINT. A paravisor port may also
+ * ask to run on the guest's signalling vCPU after the hypercall
+ * (on_vtl_return): the model of a VTL switch, where VTL2's code runs on the
+ * vCPU that trapped and no other thread is woken.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -357,6 +360,22 @@ uint16_t hw_port_post(struct cvmbus_platform *p, const struct hw_origin *o,
 	return status;
 }
 
+void hw_port_vtl_return(struct cvmbus_platform *p, struct hw_vtl_return *r)
+{
+	struct hw_port *port = r->port;
+
+	if (!port)
+		return;
+	/* cfg is not written while the port is busy (only add and remove
+	 * touch it). */
+	port->cfg.on_vtl_return(port->cfg.ctx, &r->ev);
+	r->port = NULL;
+	cvmbus_mutex_lock(&p->ports.lock);
+	if (--port->busy == 0 && port->removing)
+		cvmbus_cond_broadcast(table_cond(p));
+	cvmbus_mutex_unlock(&p->ports.lock);
+}
+
 uint16_t hw_port_signal(struct cvmbus_platform *p, const struct hw_origin *o,
 			uint32_t connection_id, uint16_t flag_number, unsigned int *owner)
 {
@@ -397,7 +416,19 @@ uint16_t hw_port_signal(struct cvmbus_platform *p, const struct hw_origin *o,
 			.from = o->party,
 			.path = o->path,
 		};
+
+		/* VTL0 -> VTL2 on one vCPU: the paravisor's handler runs on
+		 * this thread once the hypercall is done. The port stays
+		 * busy until then, so it cannot be removed in between. */
+		ev.vtl_return = cfg.on_vtl_return && cfg.owner == CVMBUS_MEM_PARTY_PARAVISOR &&
+				o->party == CVMBUS_MEM_PARTY_GUEST && o->vtl_return &&
+				!o->vtl_return->port;
 		cfg.on_event(cfg.ctx, &ev);
+		if (ev.vtl_return) {
+			o->vtl_return->port = port;
+			o->vtl_return->ev = ev;
+			return status;
+		}
 	}
 
 	cvmbus_mutex_lock(&p->ports.lock);

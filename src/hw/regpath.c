@@ -485,6 +485,7 @@ static int carrier_call(struct cvmbus_platform *p, struct hw_carrier *c, uint32_
 		.path = c->path,
 		.trusted = hw_path_trusted(p, c->path),
 	};
+	struct hw_vtl_return vtl_return = { .port = NULL };
 	bool fast = control & HV_HYPERCALL_FAST_BIT;
 	bool ghcb = c->path == CVMBUS_PATH_GHCB;
 	size_t room = ghcb ? GHCB_HC_DATA_SIZE : PAGE;
@@ -496,6 +497,10 @@ static int carrier_call(struct cvmbus_platform *p, struct hw_carrier *c, uint32_
 	if (in_len > room || out_len > room || (in_len && !in) || (out_len && !out) ||
 	    (fast && !ghcb && in_len > FAST_INPUT_MAX))
 		return -EINVAL;
+	/* The guest's trap is a VTL switch on real hardware: a signal to the
+	 * paravisor may leave it work to do on this vCPU (ports.c). */
+	if (c->party == CVMBUS_MEM_PARTY_GUEST && c->path == CVMBUS_PATH_PARAVISOR_TRAP)
+		o.vtl_return = &vtl_return;
 	cvmbus_mutex_lock(&c->lock);
 	img = c->scratch;
 	hin = img + PAGE;
@@ -578,6 +583,11 @@ static int carrier_call(struct cvmbus_platform *p, struct hw_carrier *c, uint32_
 	rc = 0;
 out:
 	cvmbus_mutex_unlock(&c->lock);
+	/* The hypercall is complete and the carrier free for the next call
+	 * (another thread borrowing this vCPU's carrier need not wait for
+	 * the paravisor's work); VTL2 now runs what the signal asked for,
+	 * on this thread, before the guest's call returns. */
+	hw_port_vtl_return(p, &vtl_return);
 	return rc;
 }
 
@@ -619,7 +629,7 @@ static struct hw_carrier *guest_carrier(struct cvmbus_platform *p, uint32_t vp,
 static int ghcb_msr(struct cvmbus_platform *p, struct hw_carrier *c, uint32_t vp, uint32_t msr,
 		    bool write, uint64_t *value)
 {
-	struct hw_origin o = { CVMBUS_MEM_PARTY_GUEST, vp, CVMBUS_PATH_GHCB, false };
+	struct hw_origin o = { CVMBUS_MEM_PARTY_GUEST, vp, CVMBUS_PATH_GHCB, false, NULL };
 	uint8_t *img, *hin;
 	uint64_t v = write ? *value : 0, info;
 	uint32_t hmsr;
@@ -677,7 +687,7 @@ out:
 static int tdcall_msr(struct cvmbus_platform *p, uint32_t vp, uint32_t msr, bool write,
 		      uint64_t *value)
 {
-	struct hw_origin o = { CVMBUS_MEM_PARTY_GUEST, vp, CVMBUS_PATH_TDCALL, false };
+	struct hw_origin o = { CVMBUS_MEM_PARTY_GUEST, vp, CVMBUS_PATH_TDCALL, false, NULL };
 	uint64_t r11 = write ? TDVMCALL_MSR_WRITE : TDVMCALL_MSR_READ, r12 = msr;
 	uint64_t r13 = write ? *value : 0;
 	int rc;
@@ -731,7 +741,7 @@ static int vpreg_call(struct cvmbus_platform *p, struct hw_carrier *c, uint32_t 
 static int reg_access(struct cvmbus_platform *p, uint32_t vp, enum cvmbus_path path,
 		      uint32_t reg, bool write, uint64_t *value)
 {
-	struct hw_origin o = { CVMBUS_MEM_PARTY_GUEST, vp, path, hw_path_trusted(p, path) };
+	struct hw_origin o = { CVMBUS_MEM_PARTY_GUEST, vp, path, hw_path_trusted(p, path), NULL };
 	struct hw_carrier *c;
 
 	if (!p || vp >= p->cfg.vcpus || !value)
@@ -861,7 +871,7 @@ static int party_hypercall(struct cvmbus_platform *p, enum cvmbus_mem_party from
 	if (from == CVMBUS_MEM_PARTY_HOST) {
 		/* The root partition's hypercalls use its own memory: nothing
 		 * of the guest partition carries them. */
-		struct hw_origin o = { CVMBUS_MEM_PARTY_HOST, vp, CVMBUS_PATH_NONE, false };
+		struct hw_origin o = { CVMBUS_MEM_PARTY_HOST, vp, CVMBUS_PATH_NONE, false, NULL };
 		uint8_t buf[PAGE], outb[16];
 		size_t olen;
 

@@ -441,6 +441,10 @@ static uint32_t device_open(struct cvmbus_server_glue *g, struct sg_chan *c,
 	pc.kind = CVMBUS_PORT_EVENT;
 	pc.owner = g->party;
 	pc.on_event = sg_chan_event;
+	/* Only the paravisor shares the guest's vCPUs; the host's devices
+	 * are woken, never run on them. */
+	if (g->role == CVMBUS_SERVER_ROLE_PARAVISOR)
+		pc.on_vtl_return = sg_chan_vtl_return;
 	pc.ctx = c;
 	rc = cvmbus_port_add(g->plat, &pc);
 	if (rc) {

@@ -208,5 +208,8 @@ void sg_chan_ops_init(struct sg_chan *c);
 
 /* The event port's handler: the client signalled the channel. */
 void sg_chan_event(void *ctx, const struct cvmbus_port_event *ev);
+/* The same signal, after the hypercall, on the guest vCPU that now runs
+ * VTL2 (paravisor only): the device's inline pass. */
+void sg_chan_vtl_return(void *ctx, const struct cvmbus_port_event *ev);
 
 #endif /* CVMBUS_SERVER_GLUE_INTERNAL_H */

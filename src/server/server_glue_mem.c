@@ -481,9 +481,27 @@ void sg_chan_event(void *ctx, const struct cvmbus_port_event *ev)
 {
 	struct sg_chan *c = ctx;
 
-	(void)ev;
-	/* Runs on the signaller's thread with the port table locked: only
-	 * ring the channel's doorbells. */
+	/* Runs on the signaller's thread, inside its hypercall (its carrier
+	 * held): only ring the channel's doorbells. */
 	atomic_fetch_add_explicit(&c->events, 1, memory_order_relaxed);
-	cvmbus_channel_notify(&c->ch);
+	/* A VTL switch: the same vCPU runs the device's pass right after
+	 * the hypercall (sg_chan_vtl_return), which wakes whoever it does
+	 * not do the work of; waking the receive thread here as well would
+	 * spend the very context switch the pass saves. */
+	if (!ev->vtl_return)
+		cvmbus_channel_notify(&c->ch);
+}
+
+void sg_chan_vtl_return(void *ctx, const struct cvmbus_port_event *ev)
+{
+	struct sg_chan *c = ctx;
+
+	(void)ev;
+	/* The guest's vCPU, now in VTL2: the paravisor's device (if it
+	 * registered a pass on its channel) reads its ring here, on this
+	 * thread; otherwise its receive thread is woken as for any signal.
+	 * The channel outlives the call: the glue removes the port (which
+	 * waits for this call) before it closes the device and destroys
+	 * the channel. */
+	cvmbus_channel_notify_inline(&c->ch);
 }
