@@ -371,6 +371,283 @@ static void test_stream_deterministic_seeds(void **state)
 	assert_true(waits > 0);
 }
 
+/* ---- readers that take turns (poll, serve, reader_try/end, inline) ---- */
+
+struct turns {
+	uint32_t seen;       /* packets handled */
+	uint32_t next_id;    /* the trans_id expected next: order, no repeats */
+	uint32_t stop_after; /* fn asks to stop once seen reaches this (0: never) */
+	bool bad;
+};
+
+static bool turns_packet(void *ctx, const struct cvmbus_ring_packet *pkt)
+{
+	struct turns *t = ctx;
+
+	if (pkt->trans_id != t->next_id)
+		t->bad = true;
+	t->next_id++;
+	t->seen++;
+	return t->stop_after && t->seen == t->stop_after;
+}
+
+static uint32_t host_in_mask(struct cvmbus_channel_pair *p)
+{
+	struct cvmbus_ring_control_values v;
+
+	cvmbus_ring_control_snapshot(&p->host.rings.in, &v);
+	return v.interrupt_mask;
+}
+
+static void send_ids(struct cvmbus_channel_pair *p, uint32_t first, uint32_t n)
+{
+	uint8_t msg[24];
+
+	memset(msg, 0x5a, sizeof(msg));
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(cvmbus_channel_send_inband(&p->guest, 0, first + i, msg,
+							    sizeof(msg), 0),
+				 0);
+}
+
+static void test_reader_turns(void **state)
+{
+	struct cvmbus_exec *exec;
+	struct cvmbus_channel_pair p;
+	struct cvmbus_channel_stats gs0, gs1;
+	struct turns t = { 0 };
+
+	(void)state;
+	assert_int_equal(cvmbus_exec_native_create(&exec), 0);
+	pair_setup(&p, exec, 8192);
+
+	/* A budget: two handled, the third left to the receive thread, whose
+	 * serve finds it at once (its doorbell was rung). */
+	send_ids(&p, 0, 3);
+	assert_int_equal(cvmbus_channel_poll(&p.host, turns_packet, &t, 2), 2);
+	assert_int_equal(cvmbus_channel_serve(&p.host, turns_packet, &t, 8, 0), 1);
+	assert_int_equal(cvmbus_channel_serve(&p.host, turns_packet, &t, 8, 0), -EAGAIN);
+	assert_int_equal(cvmbus_channel_serve(&p.host, turns_packet, &t, 8, 1000000),
+			 -ETIMEDOUT);
+	assert_int_equal(t.seen, 3);
+	/* Unmasked between passes: Linux's hv_end_read. */
+	assert_int_equal(host_in_mask(&p), 0);
+
+	/* fn asks to stop: the pass ends after that packet. */
+	t.stop_after = 4;
+	send_ids(&p, 3, 3);
+	assert_int_equal(cvmbus_channel_poll(&p.host, turns_packet, &t, 8), 1);
+	t.stop_after = 0;
+	assert_int_equal(cvmbus_channel_serve(&p.host, turns_packet, &t, 8, 0), 2);
+
+	/* A caller takes the reader and masks before making the peer write:
+	 * the write does not signal, nobody else may read meanwhile, and
+	 * the end drains what came under the mask. */
+	assert_int_equal(cvmbus_channel_reader_try(&p.host), 0);
+	assert_int_equal(host_in_mask(&p), 1);
+	assert_int_equal(cvmbus_channel_poll(&p.host, turns_packet, &t, 8), -EBUSY);
+	cvmbus_channel_get_stats(&p.guest, &gs0);
+	send_ids(&p, 6, 2);
+	cvmbus_channel_get_stats(&p.guest, &gs1);
+	assert_int_equal(gs1.signals_sent, gs0.signals_sent);
+	assert_int_equal(cvmbus_channel_reader_end(&p.host, turns_packet, &t, 8), 2);
+	assert_int_equal(host_in_mask(&p), 0);
+	/* Unmasked again: the next packet on an empty ring signals. */
+	send_ids(&p, 8, 1);
+	cvmbus_channel_get_stats(&p.guest, &gs0);
+	assert_int_equal(gs0.signals_sent, gs1.signals_sent + 1);
+	assert_int_equal(cvmbus_channel_poll(&p.host, turns_packet, &t, 8), 1);
+	assert_int_equal(t.seen, 9);
+	assert_false(t.bad);
+
+	/* Closed: every reader says so. */
+	cvmbus_channel_close(&p.host);
+	assert_int_equal(cvmbus_channel_poll(&p.host, turns_packet, &t, 8), -ESHUTDOWN);
+	assert_int_equal(cvmbus_channel_reader_try(&p.host), -ESHUTDOWN);
+	assert_int_equal(cvmbus_channel_serve(&p.host, turns_packet, &t, 8, SEC), -ESHUTDOWN);
+	cvmbus_channel_pair_destroy(&p);
+	cvmbus_exec_destroy(exec);
+}
+
+struct pass_ctx {
+	struct cvmbus_channel *ch;
+	struct turns t;
+	uint32_t passes;
+};
+
+static void count_pass(void *arg)
+{
+	struct pass_ctx *pc = arg;
+
+	pc->passes++;
+	(void)cvmbus_channel_poll(pc->ch, turns_packet, &pc->t, 8);
+}
+
+static void test_inline_pass(void **state)
+{
+	struct cvmbus_exec *exec;
+	struct cvmbus_channel_pair p;
+	struct pass_ctx pc = { 0 };
+	struct turns t = { 0 };
+
+	(void)state;
+	assert_int_equal(cvmbus_exec_native_create(&exec), 0);
+	pair_setup(&p, exec, 8192);
+	pc.ch = &p.host;
+
+	/* No pass registered: the receive thread is woken instead. */
+	send_ids(&p, 0, 1);
+	(void)cvmbus_doorbell_take(&p.host.wake_rx, CVMBUS_CHANNEL_WAKE_DATA);
+	cvmbus_channel_notify_inline(&p.host);
+	assert_int_equal(cvmbus_doorbell_take(&p.host.wake_rx, CVMBUS_CHANNEL_WAKE_DATA),
+			 CVMBUS_CHANNEL_WAKE_DATA);
+	assert_int_equal(cvmbus_channel_poll(&p.host, turns_packet, &t, 8), 1);
+
+	/* Registered: it runs on this thread and the receive thread is left
+	 * asleep. */
+	cvmbus_channel_set_inline(&p.host, count_pass, &pc);
+	pc.t.next_id = 1;
+	send_ids(&p, 1, 2);
+	(void)cvmbus_doorbell_take(&p.host.wake_rx, CVMBUS_CHANNEL_WAKE_DATA);
+	cvmbus_channel_notify_inline(&p.host);
+	assert_int_equal(pc.passes, 1);
+	assert_int_equal(pc.t.seen, 2);
+	assert_int_equal(cvmbus_doorbell_take(&p.host.wake_rx, CVMBUS_CHANNEL_WAKE_DATA), 0);
+
+	/* A pass that finds the reader held leaves the packet to the holder,
+	 * which looks again before it lets go. */
+	assert_int_equal(cvmbus_channel_reader_try(&p.host), 0);
+	send_ids(&p, 3, 1);
+	cvmbus_channel_notify_inline(&p.host);
+	assert_int_equal(pc.passes, 2);
+	assert_int_equal(pc.t.seen, 2);
+	assert_int_equal(cvmbus_channel_reader_end(&p.host, turns_packet, &pc.t, 8), 1);
+	assert_int_equal(pc.t.seen, 3);
+	assert_false(pc.t.bad);
+
+	/* Unregistered: back to waking the receive thread. */
+	cvmbus_channel_set_inline(&p.host, NULL, NULL);
+	cvmbus_channel_notify_inline(&p.host);
+	assert_int_equal(pc.passes, 2);
+	assert_int_equal(cvmbus_doorbell_take(&p.host.wake_rx, CVMBUS_CHANNEL_WAKE_DATA),
+			 CVMBUS_CHANNEL_WAKE_DATA);
+	cvmbus_channel_pair_destroy(&p);
+	cvmbus_exec_destroy(exec);
+}
+
+/* A receive thread serving, and a second reader (a vCPU's pass, a caller
+ * draining) polling at random moments, against a sender that fills the
+ * ring: every packet handled once, in order, under many schedules. A lost
+ * hand-over ends a deterministic run with -EDEADLK. */
+struct race {
+	struct cvmbus_channel_pair p;
+	struct turns t;
+	uint32_t count;
+	int send_rc;
+};
+
+static int race_sender(void *arg)
+{
+	struct race *r = arg;
+	uint8_t buf[1200];
+
+	memset(buf, 0x33, sizeof(buf));
+	for (uint32_t i = 0; i < r->count; i++) {
+		r->send_rc = cvmbus_channel_send_inband(&r->p.guest, 0, i, buf,
+							 100 + (i * 97u) % 1000u, 60 * SEC);
+		if (r->send_rc)
+			return r->send_rc;
+	}
+	return 0;
+}
+
+static int race_server(void *arg)
+{
+	struct race *r = arg;
+
+	while (r->t.seen < r->count) {
+		int rc = cvmbus_channel_serve(&r->p.host, turns_packet, &r->t, 3, 60 * SEC);
+
+		if (rc < 0 && rc != -EINTR)
+			return rc;
+	}
+	return 0;
+}
+
+static int race_poller(void *arg)
+{
+	struct race *r = arg;
+
+	while (r->t.seen < r->count) {
+		int rc = cvmbus_channel_poll(&r->p.host, turns_packet, &r->t, 2);
+
+		if (rc < 0 && rc != -EBUSY)
+			return rc;
+		cvmbus_exec_sleep_ns(cvmbus_exec_current(), 20000);
+	}
+	return 0;
+}
+
+static int race_main(void *arg)
+{
+	struct race *r = arg;
+	struct cvmbus_thread *tx, *rx, *po;
+	int a = -1, b = -1, c = -1;
+
+	assert_int_equal(cvmbus_thread_spawn(cvmbus_exec_current(), &rx, "rx", race_server, r), 0);
+	assert_int_equal(cvmbus_thread_spawn(cvmbus_exec_current(), &po, "poll", race_poller, r),
+			 0);
+	assert_int_equal(cvmbus_thread_spawn(cvmbus_exec_current(), &tx, "tx", race_sender, r), 0);
+	cvmbus_thread_join(tx, &a);
+	cvmbus_thread_join(rx, &b);
+	cvmbus_thread_join(po, &c);
+	return a ? a : b ? b : c;
+}
+
+static void test_reader_turns_deterministic_seeds(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 1; seed <= 30; seed++) {
+		struct cvmbus_exec_det_opts o = { .seed = seed };
+		struct cvmbus_exec *exec;
+		struct race r;
+		int ret = -1, rc;
+
+		assert_int_equal(cvmbus_exec_det_create(&exec, &o), 0);
+		memset(&r, 0, sizeof(r));
+		r.count = 200;
+		pair_setup(&r.p, exec, 8192);
+		rc = cvmbus_exec_run(exec, race_main, &r, &ret);
+		if (rc != 0)
+			fail_msg("seed %llu: run failed %d: %s", (unsigned long long)seed, rc,
+				 cvmbus_exec_det_report(exec));
+		assert_int_equal(ret, 0);
+		assert_int_equal(r.t.seen, 200);
+		assert_false(r.t.bad);
+		cvmbus_channel_pair_destroy(&r.p);
+		cvmbus_exec_destroy(exec);
+	}
+}
+
+static void test_reader_turns_native(void **state)
+{
+	struct cvmbus_exec *exec;
+	struct race r;
+	int ret = -1;
+
+	(void)state;
+	assert_int_equal(cvmbus_exec_native_create(&exec), 0);
+	memset(&r, 0, sizeof(r));
+	r.count = 20000;
+	pair_setup(&r.p, exec, 8192);
+	assert_int_equal(cvmbus_exec_run(exec, race_main, &r, &ret), 0);
+	assert_int_equal(ret, 0);
+	assert_int_equal(r.t.seen, 20000);
+	assert_false(r.t.bad);
+	cvmbus_channel_pair_destroy(&r.p);
+	cvmbus_exec_destroy(exec);
+}
+
 /* ---- device-buffer GPADLs over real partition memory ------------------- */
 
 static void gpadl_case(bool private_buffers)
@@ -453,6 +730,10 @@ int main(void)
 		cmocka_unit_test(test_stream_deterministic_seeds),
 		cmocka_unit_test(test_gpadl_shared),
 		cmocka_unit_test(test_gpadl_private),
+		cmocka_unit_test(test_reader_turns),
+		cmocka_unit_test(test_inline_pass),
+		cmocka_unit_test(test_reader_turns_deterministic_seeds),
+		cmocka_unit_test(test_reader_turns_native),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

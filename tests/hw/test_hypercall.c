@@ -12,6 +12,7 @@
  * hypercall layouts in hv.h.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -435,6 +436,109 @@ static void test_signal_event_host_and_guest_ports(void **state)
 	fx_close(&fx);
 }
 
+/* ---- the VTL switch: a paravisor port's work on the signalling vCPU ------------------------- */
+
+struct vtl_log {
+	struct cvmbus_platform *p;
+	unsigned events, returns, nested;
+	bool event_said_vtl_return; /* what on_event saw, last time */
+	bool returned_after_event;
+	pthread_t event_thread, return_thread;
+	uint16_t nested_status;
+};
+
+static void vtl_on_event(void *ctx, const struct cvmbus_port_event *ev)
+{
+	struct vtl_log *l = ctx;
+
+	l->events++;
+	l->event_said_vtl_return = ev->vtl_return;
+	l->event_thread = pthread_self();
+}
+
+static void vtl_on_return(void *ctx, const struct cvmbus_port_event *ev)
+{
+	struct vtl_log *l = ctx;
+
+	l->returns++;
+	l->returned_after_event = l->events == l->returns && ev->vtl_return;
+	l->return_thread = pthread_self();
+	/* The carrier is free again: VTL2 may make its own call through the
+	 * same vCPU's trap (a held carrier would deadlock here). */
+	if (ev->connection_id == 0x4000 && l->nested++ == 0)
+		(void)cvmbus_hv_signal_event(l->p, ev->vp, CVMBUS_PATH_PARAVISOR_TRAP, 0x4001, 0,
+					     &l->nested_status);
+}
+
+static void test_signal_vtl_return(void **state)
+{
+	struct fixture fx;
+	struct vtl_log l;
+	uint16_t st;
+	struct cvmbus_port_config pv_ev = {
+		.connection_id = 0x4000,
+		.kind = CVMBUS_PORT_EVENT,
+		.owner = CVMBUS_MEM_PARTY_PARAVISOR,
+		.on_event = vtl_on_event,
+		.on_vtl_return = vtl_on_return,
+	};
+	struct cvmbus_port_config pv_plain = {
+		.connection_id = 0x4001,
+		.kind = CVMBUS_PORT_EVENT,
+		.owner = CVMBUS_MEM_PARTY_PARAVISOR,
+		.on_event = vtl_on_event,
+	};
+	struct cvmbus_port_config host_ev = {
+		.connection_id = 0x4002,
+		.kind = CVMBUS_PORT_EVENT,
+		.owner = CVMBUS_MEM_PARTY_HOST,
+		.on_event = vtl_on_event,
+		.on_vtl_return = vtl_on_return,
+	};
+
+	(void)state;
+	fx_open(&fx, HV_ISOLATION_TYPE_SNP, true, 0);
+	memset(&l, 0, sizeof(l));
+	l.p = fx.p;
+	pv_ev.ctx = pv_plain.ctx = host_ev.ctx = &l;
+	assert_int_equal(cvmbus_port_add(fx.p, &pv_ev), 0);
+	assert_int_equal(cvmbus_port_add(fx.p, &pv_plain), 0);
+	assert_int_equal(cvmbus_port_add(fx.p, &host_ev), 0);
+
+	/* Guest -> paravisor through the trap: on_event says a return pass
+	 * follows, and it runs on the signaller's thread, after on_event,
+	 * before the call returns; its own nested signal (to a port with no
+	 * pass) went through. */
+	assert_int_equal(cvmbus_hv_signal_event(fx.p, 0, CVMBUS_PATH_PARAVISOR_TRAP, 0x4000, 0, &st),
+			 0);
+	assert_int_equal(st, HV_STATUS_SUCCESS);
+	assert_int_equal(l.returns, 1);
+	assert_true(l.returned_after_event);
+	assert_true(pthread_equal(l.return_thread, pthread_self()));
+	assert_int_equal(l.nested, 1);
+	assert_int_equal(l.nested_status, HV_STATUS_SUCCESS);
+	assert_int_equal(l.events, 2); /* 0x4000, then the nested 0x4001 */
+	assert_false(l.event_said_vtl_return);
+
+	/* The same port by the hypervisor's own path: no VTL switch into the
+	 * paravisor, only the event. */
+	l.events = 0;
+	assert_int_equal(cvmbus_hv_signal_event(fx.p, 0, CVMBUS_PATH_GHCB, 0x4000, 0, &st), 0);
+	assert_int_equal(st, HV_STATUS_SUCCESS);
+	assert_int_equal(l.events, 1);
+	assert_false(l.event_said_vtl_return);
+	assert_int_equal(l.returns, 1);
+
+	/* A host port never runs on the guest's vCPU, whatever it asks. */
+	assert_int_equal(cvmbus_hv_signal_event(fx.p, 0, CVMBUS_PATH_GHCB, 0x4002, 0, &st), 0);
+	assert_int_equal(st, HV_STATUS_SUCCESS);
+	assert_int_equal(l.returns, 1);
+
+	/* Removal after a pass: the port is not left busy. */
+	assert_int_equal(cvmbus_port_remove(fx.p, 0x4000), 0);
+	fx_close(&fx);
+}
+
 /* ---- Get/SetVpRegisters --------------------------------------------------------------------- */
 
 static void test_vp_registers_layout(void **state)
@@ -574,6 +678,7 @@ int main(void)
 		cmocka_unit_test(test_port_remove_drops_queued),
 		cmocka_unit_test(test_port_add_checks),
 		cmocka_unit_test(test_signal_event_host_and_guest_ports),
+		cmocka_unit_test(test_signal_vtl_return),
 		cmocka_unit_test(test_vp_registers_layout),
 		cmocka_unit_test(test_visibility_hook_traces_party_and_reason),
 	};
