@@ -17,11 +17,14 @@
  * Requests. A tag table holds every outstanding request; the transaction id
  * is (generation << 32 | tag), so a completion for a tag that was reused, or
  * for a request already ended by its timeout, matches nothing and is dropped
- * and counted. One receive thread owns the inbound ring: it matches
+ * and counted. One reader at a time owns the inbound ring (the channel's
+ * reader lock): the receive thread, or a caller that drains it around its
+ * own send (the completion may be written on its own thread, by a VTL2
+ * pass of the paravisor's storvsp) or before it sleeps. The reader matches
  * completions, checks them (vstor.c: a response may not claim more data or
  * sense than its request had room for), copies bounced read data back, and
  * wakes the waiter, after dropping the table's lock (the only lock the
- * waiter then needs). The same thread ends requests whose deadline passed
+ * waiter then needs). The receive thread ends requests whose deadline passed
  * (-ETIMEDOUT) and, when the channel closes or the VSC stops, every request
  * still outstanding (-ESHUTDOWN): no request is ever left without an answer.
  *

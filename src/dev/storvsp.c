@@ -7,8 +7,11 @@
  * their aliases and nothing else) and the paravisor's (the paravisor view,
  * which reaches the guest's private pages). It never learns which.
  *
- * Threads. One receive thread owns the inbound ring (the channel allows one
- * reader): it decodes each packet, answers the handshake and anything that
+ * Threads. One reader at a time owns the inbound ring: the receive thread,
+ * or (paravisor only) the guest vCPU that signalled, which on real hardware
+ * has just switched into VTL2 and runs this code itself before it returns
+ * to VTL0 (vsp_vtl_pass; the channel's reader lock decides who reads, a
+ * pass never waits for the guest). The reader decodes each packet, answers the handshake and anything that
  * needs no I/O at once, and puts each EXECUTE_SRB into a request table and
  * a FIFO. A pool of worker threads takes requests from the FIFO, moves data
  * between guest memory and a private buffer with cvmbus_channel_gpa_read/
