@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -374,7 +375,8 @@ static void test_stream_deterministic_seeds(void **state)
 /* ---- readers that take turns (poll, serve, reader_try/end, inline) ---- */
 
 struct turns {
-	uint32_t seen;       /* packets handled */
+	uint32_t seen;       /* packets handled (the reader's: under its lock) */
+	_Atomic uint32_t done; /* the same, for loops outside the reader lock */
 	uint32_t next_id;    /* the trans_id expected next: order, no repeats */
 	uint32_t stop_after; /* fn asks to stop once seen reaches this (0: never) */
 	bool bad;
@@ -388,6 +390,7 @@ static bool turns_packet(void *ctx, const struct cvmbus_ring_packet *pkt)
 		t->bad = true;
 	t->next_id++;
 	t->seen++;
+	atomic_fetch_add(&t->done, 1);
 	return t->stop_after && t->seen == t->stop_after;
 }
 
@@ -565,7 +568,7 @@ static int race_server(void *arg)
 {
 	struct race *r = arg;
 
-	while (r->t.seen < r->count) {
+	while (atomic_load(&r->t.done) < r->count) {
 		int rc = cvmbus_channel_serve(&r->p.host, turns_packet, &r->t, 3, 60 * SEC);
 
 		if (rc < 0 && rc != -EINTR)
@@ -578,7 +581,7 @@ static int race_poller(void *arg)
 {
 	struct race *r = arg;
 
-	while (r->t.seen < r->count) {
+	while (atomic_load(&r->t.done) < r->count) {
 		int rc = cvmbus_channel_poll(&r->p.host, turns_packet, &r->t, 2);
 
 		if (rc < 0 && rc != -EBUSY)
