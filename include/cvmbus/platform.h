@@ -235,8 +235,9 @@ struct cvmbus_port_config {
 	cvmbus_port_message_fn on_message;
 	unsigned int queue_depth;
 	/* EVENT owned by host or paravisor: on_event runs on the signaller's
-	 * thread with the port table locked; it must not block or add or
-	 * remove ports (ring a doorbell instead). */
+	 * thread, inside its hypercall (the port table unlocked, the port
+	 * kept alive: removing it waits for the call); it must not block,
+	 * and must not remove its own port (ring a doorbell instead). */
 	cvmbus_port_event_fn on_event;
 	/* EVENT owned by the paravisor, optional: for a signal the guest made
 	 * through the paravisor trap, which on real hardware is the

@@ -17,8 +17,8 @@
  *   - a malformed datagram closes the link, as a lost host does.
  * The host's doorbells are eventfds it made (checked: an eventfd, nothing
  * else); we set O_NONBLOCK on them ourselves and write them from the
- * signaller's thread, which must never block (ports.c runs event handlers
- * with the port table locked).
+ * signaller's thread, inside its hypercall, which must never block (the
+ * guest's vCPU is waiting for it).
  */
 #include <errno.h>
 #include <fcntl.h>
