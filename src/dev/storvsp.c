@@ -11,9 +11,9 @@
  * or (paravisor only) the guest vCPU that signalled, which on real hardware
  * has just switched into VTL2 and runs this code itself before it returns
  * to VTL0 (vsp_vtl_pass; the channel's reader lock decides who reads, a
- * pass never waits for the guest). The reader decodes each packet, answers the handshake and anything that
- * needs no I/O at once, and puts each EXECUTE_SRB into a request table and
- * a FIFO. A pool of worker threads takes requests from the FIFO, moves data
+ * pass never waits for the guest). The reader decodes each packet, answers
+ * the handshake and anything that needs no I/O at once, and puts each
+ * EXECUTE_SRB into a request table and a FIFO. A pool of worker threads takes requests from the FIFO, moves data
  * between guest memory and a private buffer with cvmbus_channel_gpa_read/
  * write, runs the SCSI emulation (pread/pwrite on the file backend) and
  * sends the completion. Completions therefore go out in whatever order the
