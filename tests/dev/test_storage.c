@@ -946,6 +946,129 @@ static void version_run(uint16_t vsp_max, uint32_t sense_room)
 	harness_fini(&h);
 }
 
+/* ---- a VTL2 pass never waits for the guest ------------------------------------------------- */
+
+/* The guest's vCPU runs the paravisor's pass (cvmbus_channel_notify_inline,
+ * as the platform does for a signal through the paravisor trap) while
+ * the guest's inbound ring has no room for the completion: the pass may
+ * not wait (the vCPU it runs on may be the one that would drain that
+ * ring), so it stashes the completion and leaves the rest to the receive
+ * thread, which sends it once the guest makes room. Nothing is lost or
+ * sent twice, no send fails. Without the stash the pass would wait
+ * up to the send timeout and then drop the completion (send_errors 1). */
+static void send_tur(struct harness *h, uint64_t id, bool through_channel)
+{
+	struct cvmbus_vstor_packet req;
+	struct cvmbus_ring_iov iov = { .base = &req, .len = 64 };
+	struct cvmbus_ring_outpkt out = {
+		.type = CVMBUS_RING_PKT_INBAND,
+		.flags = CVMBUS_RING_PKT_FLAG_COMPLETION_REQUESTED,
+		.trans_id = id,
+		.payload = &iov,
+		.payload_count = 1,
+	};
+	bool sig = false;
+
+	srb_req(&req, 0x00, CVMBUS_VSTOR_DATA_UNKNOWN, 0); /* TEST UNIT READY */
+	if (through_channel)
+		assert_int_equal(cvmbus_channel_send(&h->pair.guest, &out, SEC), 0);
+	else /* straight into the ring, no signal: the test plays the trap */
+		assert_int_equal(cvmbus_ring_send(&h->pair.guest.rings.out, &out, &sig, NULL), 0);
+}
+
+static void test_vtl_pass_full_guest_ring(void **state)
+{
+	struct harness_config cfg = { .path = HARNESS_CONFIDENTIAL, .no_vsc = true };
+	struct cvmbus_vstor_packet req, resp;
+	struct cvmbus_storvsp_stats vs;
+	struct cvmbus_ring_packet pkt;
+	struct harness h;
+	struct raw r;
+	uint64_t id, before;
+	uint32_t free_bytes = 0, rl;
+
+	(void)state;
+	harness_init(&h, &cfg);
+	r.h = &h;
+	r.next_id = 0;
+	memset(&req, 0, sizeof(req));
+	req.operation = CVMBUS_VSTOR_OP_BEGIN_INITIALIZATION;
+	req.flags = CVMBUS_VSTOR_FLAG_REQUEST_COMPLETION;
+	assert_int_equal(raw_call(&r, &req, 64, CVMBUS_RING_PKT_FLAG_COMPLETION_REQUESTED, NULL, 0,
+				  &resp, &rl), 0);
+	req.operation = CVMBUS_VSTOR_OP_QUERY_PROTOCOL_VERSION;
+	req.version.major_minor = CVMBUS_VSTOR_VERSION_WIN10;
+	assert_int_equal(raw_status(&r, &req, 64, NULL, 0, &resp), 0);
+	req.operation = CVMBUS_VSTOR_OP_QUERY_PROPERTIES;
+	assert_int_equal(raw_status(&r, &req, 64, NULL, 0, &resp), 0);
+	req.operation = CVMBUS_VSTOR_OP_END_INITIALIZATION;
+	assert_int_equal(raw_status(&r, &req, 64, NULL, 0, &resp), 0);
+
+	/* Fill the guest's inbound ring with completions nobody reads: one
+	 * is 16 (descriptor) + 64 (as long as its request) + 8 (trailer)
+	 * = 88 bytes, and fits iff more than that is free. */
+	id = r.next_id;
+	/* The handshake's four, counted once each send has returned (the
+	 * guest may read a completion before its sender counts it). */
+	before = 4;
+	do {
+		cvmbus_exec_sleep_ns(h.exec, 100000ull);
+		cvmbus_storvsp_get_stats(h.vsp, &vs);
+	} while (vs.completions < before);
+	for (;;) {
+		assert_int_equal(cvmbus_ring_writable(&h.pair.host.rings.out, &free_bytes), 0);
+		if (free_bytes <= 88)
+			break;
+		send_tur(&h, ++id, true);
+		do {
+			cvmbus_exec_sleep_ns(h.exec, 100000ull);
+			cvmbus_storvsp_get_stats(h.vsp, &vs);
+		} while (vs.completions < before + (id - r.next_id));
+	}
+	print_message("guest ring full after %llu completions (%u bytes free)\n",
+		      (unsigned long long)(id - r.next_id), free_bytes);
+
+	/* Two more requests, then the pass on this thread: the first one's
+	 * completion has no room. The pass must come back without it. */
+	send_tur(&h, id + 1, false);
+	send_tur(&h, id + 2, false);
+	cvmbus_channel_notify_inline(&h.pair.host);
+	cvmbus_storvsp_get_stats(h.vsp, &vs);
+	assert_int_equal(vs.send_errors, 0);
+	assert_int_equal(vs.completions, before + (id - r.next_id));
+
+	/* The guest drains: every completion exactly once, the last two
+	 * too. Those two may come in either order (the receive thread can
+	 * take the second before it sends the stashed first; completions
+	 * are matched by transaction id, and the workers' come in any order
+	 * anyway); the ones before them come first, in order. */
+	for (uint64_t want = r.next_id + 1; want <= id; want++) {
+		assert_int_equal(cvmbus_channel_recv(&h.pair.guest, &pkt, 10 * SEC), 0);
+		assert_int_equal(pkt.type, CVMBUS_RING_PKT_COMPLETION);
+		assert_int_equal(pkt.trans_id, want);
+		assert_int_equal(pkt.payload_len, 64);
+	}
+	{
+		bool seen[2] = { false, false };
+
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(cvmbus_channel_recv(&h.pair.guest, &pkt, 10 * SEC), 0);
+			assert_int_equal(pkt.type, CVMBUS_RING_PKT_COMPLETION);
+			assert_true(pkt.trans_id == id + 1 || pkt.trans_id == id + 2);
+			assert_false(seen[pkt.trans_id - id - 1]);
+			seen[pkt.trans_id - id - 1] = true;
+		}
+	}
+	/* The last one is counted once its send returned. */
+	do {
+		cvmbus_exec_sleep_ns(h.exec, 100000ull);
+		cvmbus_storvsp_get_stats(h.vsp, &vs);
+	} while (vs.completions + vs.send_errors < before + (id + 2 - r.next_id));
+	assert_int_equal(vs.send_errors, 0);
+	assert_int_equal(vs.completions, before + (id + 2 - r.next_id));
+	harness_fini(&h);
+}
+
 static void test_versions(void **state)
 {
 	(void)state;
@@ -1138,6 +1261,7 @@ int main(void)
 		cmocka_unit_test(test_fault_channel_closes),
 		cmocka_unit_test(test_hostile_completions),
 		cmocka_unit_test(test_hostile_requests),
+		cmocka_unit_test(test_vtl_pass_full_guest_ring),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_conveniences),
 		cmocka_unit_test(test_threads_small_pool),
