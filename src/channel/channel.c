@@ -249,11 +249,29 @@ int cvmbus_channel_send_completion(struct cvmbus_channel *ch, uint64_t trans_id,
 
 /* ---- receive -------------------------------------------------------------- */
 
+/* Both receive loops' wait, once they found nothing to read: 0 (look
+ * again: data, a close, or a spurious wake-up), -EAGAIN (timeout_ns 0: no
+ * wait at all), -EINTR (kicked), or the doorbell's -ETIMEDOUT. */
+static int wait_rx(struct cvmbus_channel *ch, uint64_t timeout_ns, uint64_t deadline)
+{
+	uint64_t fired = 0;
+	int rc;
+
+	if (timeout_ns == 0)
+		return -EAGAIN;
+	rc = cvmbus_doorbell_wait(&ch->wake_rx,
+				  CVMBUS_CHANNEL_WAKE_DATA | CVMBUS_CHANNEL_WAKE_CLOSE |
+					  CVMBUS_CHANNEL_WAKE_KICK,
+				  remaining(ch, deadline), &fired);
+	if (rc < 0)
+		return rc;
+	return fired & CVMBUS_CHANNEL_WAKE_KICK ? -EINTR : 0;
+}
+
 int cvmbus_channel_recv(struct cvmbus_channel *ch, struct cvmbus_ring_packet *pkt,
 			uint64_t timeout_ns)
 {
 	uint64_t deadline = cvmbus_exec_deadline(ch->exec, timeout_ns);
-	uint64_t fired = 0;
 	bool signal = false;
 	int rc;
 
@@ -273,16 +291,9 @@ int cvmbus_channel_recv(struct cvmbus_channel *ch, struct cvmbus_ring_packet *pk
 			cvmbus_channel_close(ch);
 			return rc;
 		}
-		if (timeout_ns == 0)
-			return -EAGAIN;
-		rc = cvmbus_doorbell_wait(&ch->wake_rx,
-					  CVMBUS_CHANNEL_WAKE_DATA | CVMBUS_CHANNEL_WAKE_CLOSE |
-						  CVMBUS_CHANNEL_WAKE_KICK,
-					  remaining(ch, deadline), &fired);
+		rc = wait_rx(ch, timeout_ns, deadline);
 		if (rc < 0)
 			return rc;
-		if (fired & CVMBUS_CHANNEL_WAKE_KICK)
-			return -EINTR;
 	}
 
 	/* Publish the read position now, one packet at a time: the next
@@ -453,7 +464,6 @@ int cvmbus_channel_serve(struct cvmbus_channel *ch, cvmbus_channel_packet_fn fn,
 			 unsigned budget, uint64_t timeout_ns)
 {
 	uint64_t deadline = cvmbus_exec_deadline(ch->exec, timeout_ns);
-	uint64_t fired = 0;
 	int rc;
 
 	for (;;) {
@@ -463,16 +473,9 @@ int cvmbus_channel_serve(struct cvmbus_channel *ch, cvmbus_channel_packet_fn fn,
 		/* Empty, with the mask off and looked at again (a later
 		 * packet signals), or another reader's (it looks again
 		 * before letting go): the doorbell latches either way. */
-		if (timeout_ns == 0)
-			return -EAGAIN;
-		rc = cvmbus_doorbell_wait(&ch->wake_rx,
-					  CVMBUS_CHANNEL_WAKE_DATA | CVMBUS_CHANNEL_WAKE_CLOSE |
-						  CVMBUS_CHANNEL_WAKE_KICK,
-					  remaining(ch, deadline), &fired);
+		rc = wait_rx(ch, timeout_ns, deadline);
 		if (rc < 0)
 			return rc;
-		if (fired & CVMBUS_CHANNEL_WAKE_KICK)
-			return -EINTR;
 	}
 }
 
