@@ -77,6 +77,52 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
  * during the call. */
 typedef void cvmbus_net_frame_fn(void *ctx, const void *frame, size_t len);
 
+/* Offload state of one frame, in the layout of Linux's struct
+ * virtio_net_hdr (include/uapi/linux/virtio_net.h), which a TAP opened with
+ * IFF_VNET_HDR reads and writes ahead of every frame, so that a backend
+ * hands it to the kernel as it is. All zero: a plain, complete frame.
+ *   NEEDS_CSUM  the L4 checksum is still to be done: its field holds the
+ *               folded pseudo-header sum; sum from csum_start to the end
+ *               and store at csum_start + csum_offset;
+ *   CSUM_VALID  the L4 checksum was verified (or need not be);
+ *   gso_type    TCPV4/TCPV6: one TCP segment of up to 64 KiB, to be cut
+ *               into gso_size-byte payloads behind hdr_len bytes of
+ *               headers (NEEDS_CSUM is then set too). */
+#define CVMBUS_NET_OFF_NEEDS_CSUM 0x01u
+#define CVMBUS_NET_OFF_CSUM_VALID 0x02u
+#define CVMBUS_NET_GSO_NONE  0u
+#define CVMBUS_NET_GSO_TCPV4 1u
+#define CVMBUS_NET_GSO_TCPV6 4u
+struct cvmbus_net_offload {
+	uint8_t flags;        /* @0: CVMBUS_NET_OFF_* */
+	uint8_t gso_type;     /* @1: CVMBUS_NET_GSO_* */
+	uint16_t hdr_len;     /* @2: Ethernet + IP + TCP headers of a GSO frame */
+	uint16_t gso_size;    /* @4: TCP payload bytes per segment (the MSS) */
+	uint16_t csum_start;  /* @6: from the frame's start */
+	uint16_t csum_offset; /* @8: from csum_start */
+};
+_Static_assert(sizeof(struct cvmbus_net_offload) == 10, "virtio_net_hdr size");
+_Static_assert(offsetof(struct cvmbus_net_offload, csum_start) == 6, "csum_start");
+
+/* The largest frame a GSO segment may be: Ethernet, an IPv6 header and the
+ * largest IP payload (IPv4's total length, IPv6's payload length: 16 bits). */
+#define CVMBUS_NET_GSO_MAX_FRAME (CVMBUS_NET_ETH_HLEN + 40u + 65535u)
+/* The smallest MSS a GSO frame may ask for: smaller ones would make the
+ * receiving kernel cut one 64 KiB frame into thousands. */
+#define CVMBUS_NET_MIN_MSS 64u
+
+/* A frame with its offload state (off never NULL; all zero: plain). */
+typedef void cvmbus_net_offload_frame_fn(void *ctx, const struct cvmbus_net_offload *off,
+					 const void *frame, size_t len);
+
+/* Offloads, as one side grants them (bit set: enabled). */
+#define CVMBUS_NET_OFFLOAD_CSUM4  0x1u /* TCP/UDP over IPv4 checksum, guest -> host */
+#define CVMBUS_NET_OFFLOAD_CSUM6  0x2u /* TCP/UDP over IPv6 checksum, guest -> host */
+#define CVMBUS_NET_OFFLOAD_LSO4   0x4u /* LSOv2, TCP over IPv4 */
+#define CVMBUS_NET_OFFLOAD_LSO6   0x8u /* LSOv2, TCP over IPv6 */
+#define CVMBUS_NET_OFFLOAD_RXCSUM 0x10u /* host -> guest checksum state */
+#define CVMBUS_NET_OFFLOAD_ALL    0x1fu
+
 /* ======================================================================
  * NVSP wire format (nvsp.c)
  * ====================================================================== */
@@ -337,6 +383,12 @@ int cvmbus_nvsp_check_rndis_pkt(const struct cvmbus_nvsp_msg *m, uint32_t sectio
 #define CVMBUS_OID_802_3_PERMANENT_ADDRESS   0x01010101u /* 6 bytes */
 #define CVMBUS_OID_802_3_CURRENT_ADDRESS     0x01010102u /* 6 bytes */
 
+/* The NDIS 6 offload OIDs (Linux hyperv_net.h): the VSP answers the
+ * capabilities query with a struct cvmbus_ndis_offload and takes the
+ * guest's choice as a struct cvmbus_ndis_offload_params. */
+#define CVMBUS_OID_TCP_OFFLOAD_PARAMETERS            0xfc01020cu /* set */
+#define CVMBUS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES 0xfc01020du /* query */
+
 #define CVMBUS_RNDIS_MEDIA_CONNECTED    0u
 #define CVMBUS_RNDIS_MEDIA_DISCONNECTED 1u
 
@@ -426,6 +478,112 @@ struct cvmbus_rndis_ppi {
 	uint32_t offset; /* of the value, from the element's start */
 };
 
+/* Per-packet info types a PACKET may carry (the NDIS NET_BUFFER_LIST info
+ * numbers). Values are one u32 each. */
+#define CVMBUS_RNDIS_PPI_CHECKSUM 0u
+#define CVMBUS_RNDIS_PPI_LSO      2u
+#define CVMBUS_RNDIS_PPI_ELEM_SIZE 16u /* header + one u32 value */
+
+/* Checksum info, guest -> host (what to compute): bits 0..4, and the
+ * transport header's offset in the frame in bits 16..25. */
+#define CVMBUS_RNDIS_CSUM_TX_IPV4  (1u << 0)
+#define CVMBUS_RNDIS_CSUM_TX_IPV6  (1u << 1)
+#define CVMBUS_RNDIS_CSUM_TX_TCP   (1u << 2)
+#define CVMBUS_RNDIS_CSUM_TX_UDP   (1u << 3)
+#define CVMBUS_RNDIS_CSUM_TX_IP    (1u << 4)
+#define CVMBUS_RNDIS_CSUM_TX_OFF_SHIFT 16
+#define CVMBUS_RNDIS_CSUM_TX_OFF_MASK  0x3ffu
+/* Checksum info, host -> guest (what was verified). */
+#define CVMBUS_RNDIS_CSUM_RX_TCP_FAILED (1u << 0)
+#define CVMBUS_RNDIS_CSUM_RX_UDP_FAILED (1u << 1)
+#define CVMBUS_RNDIS_CSUM_RX_IP_FAILED  (1u << 2)
+#define CVMBUS_RNDIS_CSUM_RX_TCP_OK     (1u << 3)
+#define CVMBUS_RNDIS_CSUM_RX_UDP_OK     (1u << 4)
+#define CVMBUS_RNDIS_CSUM_RX_IP_OK      (1u << 5)
+/* LSOv2 transmit info: MSS in bits 0..19, TCP header offset in 20..29,
+ * bit 30 the type (1: LSOv2), bit 31 the IP version (0: 4, 1: 6). */
+#define CVMBUS_RNDIS_LSO_MSS_MASK   0xfffffu
+#define CVMBUS_RNDIS_LSO_OFF_SHIFT  20
+#define CVMBUS_RNDIS_LSO_OFF_MASK   0x3ffu
+#define CVMBUS_RNDIS_LSO_V2         (1u << 30)
+#define CVMBUS_RNDIS_LSO_IPV6       (1u << 31)
+
+/* NDIS object header of the offload structures. */
+struct cvmbus_ndis_obj_header {
+	uint8_t type;     /* @0 */
+	uint8_t revision; /* @1 */
+	uint16_t size;    /* @2 */
+};
+#define CVMBUS_NDIS_OBJECT_TYPE_DEFAULT 0x80u
+#define CVMBUS_NDIS_OBJECT_TYPE_OFFLOAD 0xa7u
+
+/* OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES' answer (NDIS_OFFLOAD, revision
+ * 3: 156 bytes; 6.0 peers read the first 112). */
+#define CVMBUS_NDIS_ENCAP_8023 0x2u
+#define CVMBUS_NDIS_CSUM_CAP_TCPOPT 0x004u /* TCP options */
+#define CVMBUS_NDIS_CSUM_CAP_TCP    0x010u
+#define CVMBUS_NDIS_CSUM_CAP_UDP    0x040u
+#define CVMBUS_NDIS_LSOV2_CAP_TCP6OPT 0x004u
+struct cvmbus_ndis_offload {
+	struct cvmbus_ndis_obj_header header; /* @0 */
+	/* checksum: ip4 tx encap, ip4 tx caps, ip4 rx encap, ip4 rx caps,
+	 * then the same four for IPv6 */
+	uint32_t csum[8];        /* @4 */
+	uint32_t lsov1[4];       /* @36: encap, max size, min segments, opts */
+	uint32_t ipsecv1[7];     /* @52 */
+	/* ip4 encap, ip4 max size, ip4 min segments, ip6 encap, ip6 max
+	 * size, ip6 min segments, ip6 opts */
+	uint32_t lsov2[7];       /* @80 */
+	uint32_t flags;          /* @108 */
+	uint8_t ipsecv2[32];     /* @112 (NDIS 6.1) */
+	uint8_t rsc_ip4, rsc_ip6; /* @144 (NDIS 6.30) */
+	uint8_t pad[2];
+	uint32_t encap_gre[2];   /* @148 */
+};
+_Static_assert(sizeof(struct cvmbus_ndis_offload) == 156, "ndis offload");
+_Static_assert(offsetof(struct cvmbus_ndis_offload, lsov2) == 80, "ndis offload lsov2");
+_Static_assert(offsetof(struct cvmbus_ndis_offload, flags) == 108, "ndis offload flags");
+_Static_assert(offsetof(struct cvmbus_ndis_offload, rsc_ip4) == 144, "ndis offload rsc");
+#define CVMBUS_NDIS_OFFLOAD_SIZE_6_0 112u
+
+/* OID_TCP_OFFLOAD_PARAMETERS (NDIS_OFFLOAD_PARAMETERS; revision 2 is 22
+ * bytes, revision 3 28). Each u8: 0 no change, then per field below. */
+#define CVMBUS_NDIS_OFFLOAD_NO_CHANGE      0u
+#define CVMBUS_NDIS_OFFLOAD_TX_RX_DISABLED 1u /* checksum fields */
+#define CVMBUS_NDIS_OFFLOAD_TX_ENABLED     2u
+#define CVMBUS_NDIS_OFFLOAD_RX_ENABLED     3u
+#define CVMBUS_NDIS_OFFLOAD_TX_RX_ENABLED  4u
+#define CVMBUS_NDIS_OFFLOAD_LSOV2_DISABLED 1u /* lso_v2 fields */
+#define CVMBUS_NDIS_OFFLOAD_LSOV2_ENABLED  2u
+struct cvmbus_ndis_offload_params {
+	struct cvmbus_ndis_obj_header header; /* @0 */
+	uint8_t ip4_csum;      /* @4 */
+	uint8_t tcp4_csum;     /* @5 */
+	uint8_t udp4_csum;     /* @6 */
+	uint8_t tcp6_csum;     /* @7 */
+	uint8_t udp6_csum;     /* @8 */
+	uint8_t lso_v1;        /* @9 */
+	uint8_t ipsec_v1;      /* @10 */
+	uint8_t lso_v2_ip4;    /* @11 */
+	uint8_t lso_v2_ip6;    /* @12 */
+	uint8_t tcp_conn_ip4;  /* @13 */
+	uint8_t tcp_conn_ip6;  /* @14 */
+	uint8_t pad;
+	uint32_t flags;        /* @16 */
+	uint8_t ipsec_v2;      /* @20 */
+	uint8_t ipsec_v2_ip4;  /* @21 */
+	uint8_t rsc_ip4;       /* @22 */
+	uint8_t rsc_ip6;       /* @23 */
+	uint8_t encap_offload; /* @24 */
+	uint8_t encap_types;   /* @25 */
+	uint8_t pad2[2];
+};
+_Static_assert(sizeof(struct cvmbus_ndis_offload_params) == 28, "ndis offload params");
+_Static_assert(offsetof(struct cvmbus_ndis_offload_params, lso_v2_ip6) == 12, "params lso6");
+_Static_assert(offsetof(struct cvmbus_ndis_offload_params, flags) == 16, "params flags");
+/* The bytes a SET must carry at least: up to lso_v2_ip6. */
+#define CVMBUS_NDIS_OFFLOAD_PARAMS_MIN 13u
+
 #define CVMBUS_RNDIS_HEADER_SIZE 8u
 #define CVMBUS_RNDIS_PACKET_HEADER_SIZE (CVMBUS_RNDIS_HEADER_SIZE + 36u) /* 44 */
 
@@ -473,11 +631,54 @@ struct cvmbus_rndis_msg {
 int cvmbus_rndis_parse(const void *buf, size_t len, struct cvmbus_rndis_msg *msg);
 const char *cvmbus_rndis_type_name(uint32_t type);
 
+/* The value of the first per-packet info element of `type` in a parsed
+ * PACKET. 0, -ENOENT (none), -EINVAL (its value does not fit the element,
+ * or a second element of the type). */
+int cvmbus_rndis_ppi_get(const struct cvmbus_rndis_msg *msg, uint32_t type, uint32_t *value);
+
+/* The device's side of a guest's offload request: turn the checksum / LSO
+ * per-packet info of one PACKET (have_* false: absent) into the offload
+ * state of its frame, checking every number against the frame (the
+ * private copy: it is fixed up in place: IPv4 total length and header
+ * checksum of an LSO frame, the pseudo-header sum in the TCP/UDP checksum
+ * field, so that it means what a Linux kernel expects whatever the guest
+ * put there). `allowed`: the CVMBUS_NET_OFFLOAD_* the guest enabled; mtu:
+ * the device's. 0 (*out all zero when there is nothing to offload),
+ * -EPERM (an offload not enabled), -EINVAL (a value out of range: MSS,
+ * offsets, flags), -EMSGSIZE (a frame too long for what it asks),
+ * -EPROTO (the headers are not what the info says: Ethernet type, IP
+ * version, protocol, header offsets, fragments). */
+int cvmbus_net_offload_from_rndis(uint8_t *frame, size_t len, uint32_t mtu, uint32_t allowed,
+				  bool have_csum, uint32_t csum, bool have_lso, uint32_t lso,
+				  struct cvmbus_net_offload *out);
+/* The driver's side: the per-packet info for a frame with offload state
+ * `off` (the guest kernel's), given the offloads granted. 0 with *csum /
+ * *lso set (have_* false: no element of that type), -EOPNOTSUPP (nothing
+ * granted that fits: the caller completes the checksum itself, see
+ * cvmbus_net_csum_fixup), -EINVAL (a GSO frame the grant cannot carry,
+ * or numbers out of range). */
+int cvmbus_net_offload_to_rndis(const struct cvmbus_net_offload *off, const void *frame,
+				size_t len, uint32_t granted, bool *have_csum, uint32_t *csum,
+				bool *have_lso, uint32_t *lso);
+/* The checksum a NEEDS_CSUM frame still needs (the 16-bit value, in wire
+ * order, to store at csum_start + csum_offset). -EINVAL if the offsets do
+ * not fit the frame. */
+int cvmbus_net_csum_fixup(const struct cvmbus_net_offload *off, const void *frame, size_t len,
+			  uint16_t *value);
+
 /* Builders: write one message at buf (cap bytes) and return its length, or
  * -ENOBUFS. Info buffers follow their fixed part directly. */
 int cvmbus_rndis_build_packet(void *buf, size_t cap, const void *frame, uint32_t frame_len);
 /* Only the 44-byte header of a PACKET whose frame will follow it. */
 int cvmbus_rndis_build_packet_header(void *buf, size_t cap, uint32_t frame_len);
+/* The same with per-packet info elements between header and frame (0, 1
+ * or 2: checksum then LSO, each CVMBUS_RNDIS_PPI_ELEM_SIZE bytes); the
+ * data offset points past them. Returns the header's length. */
+int cvmbus_rndis_build_packet_header_ppi(void *buf, size_t cap, uint32_t frame_len,
+					 bool have_csum, uint32_t csum, bool have_lso,
+					 uint32_t lso);
+#define CVMBUS_RNDIS_PACKET_HEADER_MAX \
+	(CVMBUS_RNDIS_PACKET_HEADER_SIZE + 2u * CVMBUS_RNDIS_PPI_ELEM_SIZE)
 int cvmbus_rndis_build_init(void *buf, size_t cap, uint32_t req_id, uint32_t max_xfer);
 int cvmbus_rndis_build_query(void *buf, size_t cap, uint32_t req_id, uint32_t oid,
 			     const void *info, uint32_t info_len);
@@ -548,6 +749,13 @@ struct cvmbus_netvsp_config {
 	cvmbus_net_frame_fn *tx_frame;
 	void *tx_ctx;
 	uint64_t send_timeout_ns; /* for packets to the guest; 0: 1 s */
+	/* Offloads the backend can take (CVMBUS_NET_OFFLOAD_*; 0: none, the
+	 * capabilities OID is then not supported). They need tx_frame_off,
+	 * which is then called instead of tx_frame with each frame's state
+	 * (the frame is the VSP's private copy and may be long: up to
+	 * CVMBUS_NET_GSO_MAX_FRAME with LSO). */
+	uint32_t offloads;
+	cvmbus_net_offload_frame_fn *tx_frame_off;
 };
 
 enum cvmbus_netvsp_state {
@@ -585,6 +793,11 @@ struct cvmbus_netvsp_stats {
 	uint64_t refused;              /* known but unsupported requests */
 	uint64_t responses_dropped;    /* no control section for an answer */
 	uint64_t send_errors;          /* channel sends that failed */
+	/* offloads (guest -> host: frames handed on with them) */
+	uint64_t tx_lso;               /* LSOv2 frames (GSO to the backend) */
+	uint64_t tx_csum;              /* frames with a checksum left to do */
+	uint64_t rx_csum_marked;       /* to the guest marked checksum-good */
+	uint64_t bad_offload;          /* per-packet info refused (hostile input) */
 };
 
 struct cvmbus_netvsp;
@@ -607,8 +820,15 @@ void cvmbus_netvsp_destroy(struct cvmbus_netvsp *vsp);
  * rejects returns 0 and counts rx_filtered. Safe from any thread. */
 int cvmbus_netvsp_send_frame(struct cvmbus_netvsp *vsp, const void *frame, size_t len,
 			     uint64_t timeout_ns);
+/* The same with the backend's offload state: CSUM_VALID or NEEDS_CSUM
+ * (a frame of the host's own stack) become the "checksum succeeded" info
+ * for a guest that enabled receive checksums; no GSO (-EMSGSIZE). */
+int cvmbus_netvsp_send_frame_off(struct cvmbus_netvsp *vsp, const struct cvmbus_net_offload *off,
+				 const void *frame, size_t len, uint64_t timeout_ns);
 /* cvmbus_net_frame_fn adapter (waits up to 100 ms, drops after). */
 void cvmbus_netvsp_frame_in(void *vsp, const void *frame, size_t len);
+/* The offloads the guest enabled (CVMBUS_NET_OFFLOAD_*). */
+uint32_t cvmbus_netvsp_offloads(struct cvmbus_netvsp *vsp);
 /* Change the link state; indicates MEDIA_(DIS)CONNECT to an initialized
  * guest. 0 or a send error (the state changes anyway). */
 int cvmbus_netvsp_set_link(struct cvmbus_netvsp *vsp, bool up);
@@ -644,6 +864,13 @@ struct cvmbus_netvsc_config {
 	/* Link changes the host indicated, on the VSC's thread. May be NULL. */
 	void (*link_changed)(void *ctx, bool up);
 	void *link_ctx;
+	/* Offloads to ask the device for (CVMBUS_NET_OFFLOAD_*; 0: none, no
+	 * offload OID is sent). LSO also keeps part of the send buffer as
+	 * big slots. What was granted: cvmbus_netvsc_info.offloads. */
+	uint32_t offloads;
+	/* If set, called instead of rx_frame, with CSUM_VALID when the
+	 * device said the checksum is good (and RXCSUM was granted). */
+	cvmbus_net_offload_frame_fn *rx_frame_off;
 };
 
 enum cvmbus_netvsc_state {
@@ -664,6 +891,7 @@ struct cvmbus_netvsc_info {
 	uint32_t recv_sections, recv_section_size;
 	uint32_t send_sections, send_section_size;
 	bool recv_buf_shared, send_buf_shared; /* made host-visible */
+	uint32_t offloads; /* granted by the device: CVMBUS_NET_OFFLOAD_* */
 };
 
 struct cvmbus_netvsc_stats {
@@ -675,6 +903,13 @@ struct cvmbus_netvsc_stats {
 	uint64_t rx_frames, rx_bytes;
 	uint64_t rx_completions;       /* transfer-page packets completed */
 	uint64_t link_changes;
+	/* offloads */
+	uint64_t tx_lso;               /* frames sent with LSOv2 info */
+	uint64_t tx_csum;              /* ... with checksum info */
+	uint64_t tx_csum_sw;           /* checksums completed here (not granted) */
+	uint64_t tx_big;               /* RNDIS packets in a big slot (GPA-direct) */
+	uint64_t tx_offload_dropped;   /* GSO frames the grant cannot carry */
+	uint64_t rx_csum_valid;        /* frames the device vouched for */
 	/* hostile input */
 	uint64_t bad_xfer;             /* set id or ranges outside the buffer */
 	uint64_t bad_nvsp;
@@ -697,6 +932,12 @@ int cvmbus_netvsc_connect(struct cvmbus_netvsc *vsc);
  * -ESHUTDOWN. */
 int cvmbus_netvsc_send_frame(struct cvmbus_netvsc *vsc, const void *frame, size_t len,
 			     uint64_t timeout_ns);
+/* The same with the guest kernel's offload state: GSO frames (up to
+ * CVMBUS_NET_GSO_MAX_FRAME) as one RNDIS packet with LSOv2 info, in a big
+ * slot; NEEDS_CSUM with checksum info if granted, else completed here.
+ * Also -EINVAL: a GSO frame the grant does not cover (dropped). */
+int cvmbus_netvsc_send_frame_off(struct cvmbus_netvsc *vsc, const struct cvmbus_net_offload *off,
+				 const void *frame, size_t len, uint64_t timeout_ns);
 /* cvmbus_net_frame_fn adapter (waits up to 100 ms, drops after). */
 void cvmbus_netvsc_frame_in(void *vsc, const void *frame, size_t len);
 /* RNDIS QUERY: *len in = room, out = bytes answered. -EIO with the RNDIS
@@ -729,6 +970,10 @@ struct cvmbus_net_tap_config {
 	const uint8_t *mac; /* set the interface's MAC (NULL: keep the kernel's) */
 	uint32_t mtu;       /* set it (0: keep) */
 	bool up;            /* bring the interface up */
+	/* IFF_VNET_HDR: every read and write carries a struct
+	 * cvmbus_net_offload ahead of the frame (the _write functions add
+	 * it, the reader thread drops it). */
+	bool vnet_hdr;
 };
 
 struct cvmbus_net_tap_stats {
@@ -752,6 +997,19 @@ int cvmbus_net_tap_start(struct cvmbus_net_tap *tap, struct cvmbus_exec *exec,
 			 cvmbus_net_frame_fn *fn, void *ctx);
 /* Write one frame. 0 or -errno. Safe from any thread. */
 int cvmbus_net_tap_write(struct cvmbus_net_tap *tap, const void *frame, size_t len);
+/* Write one frame with its offload state. A TAP without vnet_hdr takes
+ * only complete frames: -EOPNOTSUPP for NEEDS_CSUM or GSO. */
+int cvmbus_net_tap_write_off(struct cvmbus_net_tap *tap, const struct cvmbus_net_offload *off,
+			     const void *frame, size_t len);
+bool cvmbus_net_tap_vnet_hdr(const struct cvmbus_net_tap *tap);
+/* Which partial frames the kernel may hand a vnet_hdr TAP's reader
+ * (TUNSETOFFLOAD): checksums to do for CSUM4/CSUM6, TCP segments for
+ * LSO4/LSO6 (only with a checksum one, the kernel's rule); 0 turns them
+ * off. -EINVAL on a plain TAP (0 there is a no-op), -errno. The _fd form
+ * is for a TAP fd another process opened; _flags gives the TUN_F_* bits. */
+int cvmbus_net_tap_set_offload(struct cvmbus_net_tap *tap, uint32_t offloads);
+int cvmbus_net_tap_fd_set_offload(int fd, uint32_t offloads);
+int cvmbus_net_tap_offload_flags(uint32_t offloads);
 /* cvmbus_net_frame_fn adapter: ctx is the tap. */
 void cvmbus_net_tap_frame_out(void *tap, const void *frame, size_t len);
 /* Stop the reader (if started), close the device: the interface goes. */

@@ -116,6 +116,11 @@ struct cvmbus_vm_nic_config {
 	/* A frame from a backend waits this long for a section (0:
 	 * CVMBUS_VM_NIC_DEFAULT_WAIT_NS). */
 	uint64_t wait_ns;
+	/* Checksum and segmentation offloads (docs/NETWORK.md): both TAPs
+	 * IFF_VNET_HDR, the driver asks the device for checksum and LSOv2
+	 * offloads and sets the guest TAP's TUNSETOFFLOAD to what was
+	 * granted. Only with TAP backends (a callback side ignores it). */
+	bool offload;
 };
 
 struct cvmbus_vm_nic;

@@ -13,6 +13,14 @@
  * opens /dev/net/tun. cvmbus_net_tap_open() can switch the calling thread
  * into a named namespace for the open and the ioctls, and back; the fd then
  * works from anywhere. Address configuration is left to `ip`.
+ *
+ * Offloads: with cfg.vnet_hdr the TAP is IFF_VNET_HDR and every read and
+ * write carries a 10-byte struct virtio_net_hdr ahead of the frame (struct
+ * cvmbus_net_offload has its layout); cvmbus_net_tap_set_offload() then
+ * tells the kernel which partial frames it may hand us (TUNSETOFFLOAD:
+ * checksums left to do, TCP segments up to 64 KiB). Without it the kernel
+ * completes every frame before we read it, so a vnet_hdr TAP with no
+ * offloads set reads what a plain one does, header aside.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,20 +35,39 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 
 #include <cvmbus/net.h>
 
 /* The largest frame we read: a jumbo MTU plus header, with room to spare
  * so that a longer frame is seen (and dropped) rather than cut. */
 #define TAP_FRAME_MAX (CVMBUS_NET_MAX_MTU + CVMBUS_NET_ETH_HLEN + 64u)
+/* ... and with IFF_VNET_HDR, where a GSO frame may be 64 KiB. */
+#define TAP_GSO_FRAME_MAX (CVMBUS_NET_GSO_MAX_FRAME + 64u)
+
+/* The kernel's header is ours, byte for byte. */
+_Static_assert(sizeof(struct virtio_net_hdr) == sizeof(struct cvmbus_net_offload), "vnet hdr");
+_Static_assert(offsetof(struct virtio_net_hdr, gso_size) ==
+		       offsetof(struct cvmbus_net_offload, gso_size),
+	       "vnet gso_size");
+_Static_assert(offsetof(struct virtio_net_hdr, csum_offset) ==
+		       offsetof(struct cvmbus_net_offload, csum_offset),
+	       "vnet csum_offset");
+_Static_assert(VIRTIO_NET_HDR_F_NEEDS_CSUM == CVMBUS_NET_OFF_NEEDS_CSUM &&
+		       VIRTIO_NET_HDR_F_DATA_VALID == CVMBUS_NET_OFF_CSUM_VALID &&
+		       VIRTIO_NET_HDR_GSO_TCPV4 == CVMBUS_NET_GSO_TCPV4 &&
+		       VIRTIO_NET_HDR_GSO_TCPV6 == CVMBUS_NET_GSO_TCPV6,
+	       "vnet flags");
 
 struct cvmbus_net_tap {
 	int fd;
 	int stop_fd; /* eventfd: wakes the reader out of poll */
 	char name[IFNAMSIZ];
+	bool vnet; /* IFF_VNET_HDR: a header ahead of every frame */
 	struct cvmbus_thread *thread;
 	cvmbus_net_frame_fn *fn;
 	void *ctx;
@@ -105,12 +132,22 @@ static int tap_create(const struct cvmbus_net_tap_config *cfg, struct cvmbus_net
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
 	/* No packet-information prefix: one read, one Ethernet frame. */
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (cfg->vnet_hdr ? IFF_VNET_HDR : 0);
 	if (cfg->ifname && cfg->ifname[0])
 		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", cfg->ifname);
 	if (ioctl(tap->fd, TUNSETIFF, &ifr) < 0) {
 		rc = -errno;
 		goto fail;
+	}
+	if (cfg->vnet_hdr) {
+		/* The plain header, not the 12-byte one of mergeable buffers. */
+		int hs = (int)sizeof(struct virtio_net_hdr);
+
+		if (ioctl(tap->fd, TUNSETVNETHDRSZ, &hs) < 0) {
+			rc = -errno;
+			goto fail;
+		}
+		tap->vnet = true;
 	}
 	snprintf(tap->name, sizeof(tap->name), "%s", ifr.ifr_name);
 	rc = tap_configure(tap->name, cfg);
@@ -197,7 +234,10 @@ int cvmbus_net_tap_fd(const struct cvmbus_net_tap *tap)
 static int tap_reader(void *arg)
 {
 	struct cvmbus_net_tap *tap = arg;
-	uint8_t *buf = malloc(TAP_FRAME_MAX);
+	size_t cap = tap->vnet ? TAP_GSO_FRAME_MAX : TAP_FRAME_MAX;
+	uint8_t *buf = malloc(cap);
+	struct cvmbus_net_offload off;
+	struct iovec iov[2] = { { &off, sizeof(off) }, { NULL, cap } };
 
 	if (!buf)
 		return -ENOMEM;
@@ -217,8 +257,16 @@ static int tap_reader(void *arg)
 			break;
 		if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL))
 			break;
-		/* Drain what is there: the fd is non-blocking. */
-		while ((n = read(tap->fd, buf, TAP_FRAME_MAX)) > 0) {
+		/* Drain what is there: the fd is non-blocking. The offload
+		 * state is dropped here: this reader's users take plain
+		 * frames (a vnet TAP with offloads reads through its fd). */
+		iov[1].iov_base = buf;
+		while ((n = tap->vnet ? readv(tap->fd, iov, 2) : read(tap->fd, buf, cap)) > 0) {
+			if (tap->vnet) {
+				if ((size_t)n < sizeof(off))
+					continue;
+				n -= (ssize_t)sizeof(off);
+			}
 			cvmbus_mutex_lock(&tap->stats_lock);
 			tap->stats.rx_frames++;
 			tap->stats.rx_bytes += (uint64_t)n;
@@ -252,10 +300,25 @@ int cvmbus_net_tap_start(struct cvmbus_net_tap *tap, struct cvmbus_exec *exec,
 
 int cvmbus_net_tap_write(struct cvmbus_net_tap *tap, const void *frame, size_t len)
 {
-	ssize_t n = write(tap->fd, frame, len);
+	static const struct cvmbus_net_offload plain;
 
+	return cvmbus_net_tap_write_off(tap, &plain, frame, len);
+}
+
+int cvmbus_net_tap_write_off(struct cvmbus_net_tap *tap, const struct cvmbus_net_offload *off,
+			     const void *frame, size_t len)
+{
+	struct iovec iov[2] = { { (void *)off, sizeof(*off) }, { (void *)frame, len } };
+	size_t want = len + (tap->vnet ? sizeof(*off) : 0);
+	ssize_t n;
+
+	/* A plain TAP cannot carry a partial frame: refuse it rather than
+	 * put a frame with a wrong checksum on the wire. */
+	if (!tap->vnet && (off->flags & CVMBUS_NET_OFF_NEEDS_CSUM || off->gso_type))
+		return -EOPNOTSUPP;
+	n = tap->vnet ? writev(tap->fd, iov, 2) : write(tap->fd, frame, len);
 	/* A full TAP queue (EAGAIN) drops the frame, as a wire would. */
-	if (n < 0 || (size_t)n != len) {
+	if (n < 0 || (size_t)n != want) {
 		atomic_fetch_add(&tap->tx_errors, 1);
 		return n < 0 ? -errno : -EIO;
 	}
@@ -301,4 +364,38 @@ void cvmbus_net_tap_close(struct cvmbus_net_tap *tap)
 	close(tap->fd);
 	close(tap->stop_fd);
 	free(tap);
+}
+
+bool cvmbus_net_tap_vnet_hdr(const struct cvmbus_net_tap *tap)
+{
+	return tap->vnet;
+}
+
+int cvmbus_net_tap_offload_flags(uint32_t offloads)
+{
+	unsigned flags = 0;
+
+	/* The kernel's rule: no segmentation without checksum offload. */
+	if (offloads & (CVMBUS_NET_OFFLOAD_CSUM4 | CVMBUS_NET_OFFLOAD_CSUM6)) {
+		flags |= TUN_F_CSUM;
+		if (offloads & CVMBUS_NET_OFFLOAD_LSO4)
+			flags |= TUN_F_TSO4;
+		if (offloads & CVMBUS_NET_OFFLOAD_LSO6)
+			flags |= TUN_F_TSO6;
+	}
+	return (int)flags;
+}
+
+int cvmbus_net_tap_fd_set_offload(int fd, uint32_t offloads)
+{
+	if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)cvmbus_net_tap_offload_flags(offloads)) < 0)
+		return -errno;
+	return 0;
+}
+
+int cvmbus_net_tap_set_offload(struct cvmbus_net_tap *tap, uint32_t offloads)
+{
+	if (!tap->vnet)
+		return offloads ? -EINVAL : 0;
+	return cvmbus_net_tap_fd_set_offload(tap->fd, offloads);
 }

@@ -80,8 +80,17 @@ struct cvmbus_netvsc {
 	bool tx_ready;
 	struct cvmbus_net_gbuf tx;
 	uint32_t tx_section_size, tx_sections;
-	uint8_t *tx_busy;
+	uint8_t *tx_busy;           /* per section: 1 a single, 2 a big slot's first */
 	uint32_t *tx_free, tx_free_n;
+	/* Big slots for LSO frames: runs of tx_big_span sections after the
+	 * singles, sent as GPA-direct ranges over their pages (one section
+	 * cannot hold 64 KiB). Each counts as tx_big_span packets against the
+	 * ring budget below, more than its ring packet takes. */
+	uint32_t tx_big_span;
+	uint32_t *tx_big_free, tx_big_free_n;
+
+	/* Offloads the device granted (CVMBUS_NET_OFFLOAD_*). */
+	uint32_t offloads;
 
 	uint8_t mac[CVMBUS_NET_ETH_ALEN];
 	uint32_t mtu;
@@ -142,21 +151,32 @@ int cvmbus_netvsc_create(struct cvmbus_exec *exec, const struct cvmbus_netvsc_co
 
 static void tx_put_locked(struct cvmbus_netvsc *vsc, uint32_t idx)
 {
+	if (vsc->tx_busy[idx] == 2)
+		vsc->tx_big_free[vsc->tx_big_free_n++] = idx;
+	else
+		vsc->tx_free[vsc->tx_free_n++] = idx;
 	vsc->tx_busy[idx] = 0;
-	vsc->tx_free[vsc->tx_free_n++] = idx;
 	cvmbus_cond_broadcast(&vsc->cond);
 }
 
-/* Copy an RNDIS message (hdr, then body) into a free send section and tell
- * the device, by section index or (gpa_direct) by the section's pages. */
+/* A checksum the driver completes itself: two bytes at `at` in the body. */
+struct vsc_fix {
+	bool set;
+	uint32_t at;
+	uint16_t value; /* as stored */
+};
+
+/* Copy an RNDIS message (hdr, then body) into a free send section (or a
+ * big slot, for more than a section) and tell the device, by section index
+ * or (gpa_direct, and always for a big slot) by the pages. */
 static int vsc_send_rndis(struct cvmbus_netvsc *vsc, const void *hdr, uint32_t hdr_len,
 			  const void *body, uint32_t body_len, uint32_t channel_type,
-			  uint64_t timeout_ns)
+			  uint64_t timeout_ns, const struct vsc_fix *fix)
 {
 	uint64_t deadline = cvmbus_exec_deadline(vsc->exec, timeout_ns);
 	uint32_t idx, off, total = hdr_len + body_len;
 	struct cvmbus_nvsp_msg m;
-	bool waited = false;
+	bool waited = false, big = false, direct;
 	int rc;
 
 	cvmbus_mutex_lock(&vsc->lock);
@@ -169,11 +189,13 @@ static int vsc_send_rndis(struct cvmbus_netvsc *vsc, const void *hdr, uint32_t h
 			cvmbus_mutex_unlock(&vsc->lock);
 			return -ENOTCONN;
 		}
-		if (total > vsc->tx_section_size) {
+		big = total > vsc->tx_section_size;
+		if (big && (!vsc->tx_big_span ||
+			    total > (uint64_t)vsc->tx_big_span * vsc->tx_section_size)) {
 			cvmbus_mutex_unlock(&vsc->lock);
 			return -EMSGSIZE;
 		}
-		if (vsc->tx_free_n)
+		if (big ? vsc->tx_big_free_n != 0 : vsc->tx_free_n != 0)
 			break;
 		if (!waited) {
 			waited = true;
@@ -188,8 +210,13 @@ static int vsc_send_rndis(struct cvmbus_netvsc *vsc, const void *hdr, uint32_t h
 			return -ETIMEDOUT;
 		}
 	}
-	idx = vsc->tx_free[--vsc->tx_free_n];
-	vsc->tx_busy[idx] = 1;
+	if (big) {
+		idx = vsc->tx_big_free[--vsc->tx_big_free_n];
+		vsc->tx_busy[idx] = 2;
+	} else {
+		idx = vsc->tx_free[--vsc->tx_free_n];
+		vsc->tx_busy[idx] = 1;
+	}
 	cvmbus_mutex_unlock(&vsc->lock);
 
 	/* The send buffer lives until destroy, after the thread is gone. */
@@ -197,12 +224,16 @@ static int vsc_send_rndis(struct cvmbus_netvsc *vsc, const void *hdr, uint32_t h
 	rc = cvmbus_net_gbuf_write(vsc->ch, &vsc->tx, off, hdr, hdr_len);
 	if (rc == 0 && body_len)
 		rc = cvmbus_net_gbuf_write(vsc->ch, &vsc->tx, off + hdr_len, body, body_len);
+	if (rc == 0 && fix && fix->set)
+		rc = cvmbus_net_gbuf_write(vsc->ch, &vsc->tx, off + hdr_len + fix->at, &fix->value,
+					   sizeof(fix->value));
 	if (rc < 0)
 		goto fail;
 
 	cvmbus_nvsp_msg_init(&m, CVMBUS_NVSP_SEND_RNDIS_PKT);
 	m.u.rndis.channel_type = channel_type;
-	if (!vsc->cfg.gpa_direct) {
+	direct = vsc->cfg.gpa_direct || big;
+	if (!direct) {
 		m.u.rndis.section_index = idx;
 		m.u.rndis.section_size = total;
 		rc = cvmbus_channel_send_inband(vsc->ch, CVMBUS_RING_PKT_FLAG_COMPLETION_REQUESTED,
@@ -237,10 +268,12 @@ static int vsc_send_rndis(struct cvmbus_netvsc *vsc, const void *hdr, uint32_t h
 	if (rc < 0)
 		goto fail;
 	cvmbus_mutex_lock(&vsc->lock);
-	if (vsc->cfg.gpa_direct)
+	if (direct)
 		vsc->stats.tx_gpa_direct_bytes += total;
 	else
 		vsc->stats.tx_send_buffer_bytes += total;
+	if (big)
+		vsc->stats.tx_big++;
 	cvmbus_mutex_unlock(&vsc->lock);
 	return 0;
 
@@ -254,26 +287,64 @@ fail:
 int cvmbus_netvsc_send_frame(struct cvmbus_netvsc *vsc, const void *frame, size_t len,
 			     uint64_t timeout_ns)
 {
-	uint8_t hdr[CVMBUS_RNDIS_PACKET_HEADER_SIZE];
-	bool ready;
-	int rc;
+	static const struct cvmbus_net_offload plain;
+
+	return cvmbus_netvsc_send_frame_off(vsc, &plain, frame, len, timeout_ns);
+}
+
+int cvmbus_netvsc_send_frame_off(struct cvmbus_netvsc *vsc, const struct cvmbus_net_offload *off,
+				 const void *frame, size_t len, uint64_t timeout_ns)
+{
+	uint8_t hdr[CVMBUS_RNDIS_PACKET_HEADER_MAX];
+	struct vsc_fix fix = { 0 };
+	bool ready, have_csum, have_lso, gso = off->gso_type != CVMBUS_NET_GSO_NONE;
+	uint32_t granted, csum, lso;
+	int rc, hlen;
 
 	cvmbus_mutex_lock(&vsc->lock);
 	ready = vsc->state == CVMBUS_NETVSC_READY;
-	if (ready && (len < CVMBUS_NET_MIN_FRAME || len > vsc->mtu + CVMBUS_NET_ETH_HLEN)) {
+	granted = vsc->offloads;
+	if (ready && (len < CVMBUS_NET_MIN_FRAME ||
+		      len > (gso ? CVMBUS_NET_GSO_MAX_FRAME : vsc->mtu + CVMBUS_NET_ETH_HLEN))) {
 		cvmbus_mutex_unlock(&vsc->lock);
 		return -EMSGSIZE;
 	}
 	cvmbus_mutex_unlock(&vsc->lock);
 	if (!ready)
 		return -ENOTCONN;
-	(void)cvmbus_rndis_build_packet_header(hdr, sizeof(hdr), (uint32_t)len);
-	rc = vsc_send_rndis(vsc, hdr, sizeof(hdr), frame, (uint32_t)len, CVMBUS_NVSP_CHANNEL_DATA,
-			    timeout_ns);
+	rc = cvmbus_net_offload_to_rndis(off, frame, len, granted, &have_csum, &csum, &have_lso,
+					 &lso);
+	if (rc == -EOPNOTSUPP) {
+		/* A checksum nobody takes: ours to complete, in the copy. */
+		uint16_t v;
+
+		rc = cvmbus_net_csum_fixup(off, frame, len, &v);
+		fix.set = rc == 0;
+		fix.at = (uint32_t)off->csum_start + off->csum_offset;
+		fix.value = v;
+	}
+	if (rc < 0) {
+		/* A GSO frame the device cannot take (not granted): the TAP
+		 * only makes them after a grant, so this is a stale one. */
+		cvmbus_mutex_lock(&vsc->lock);
+		vsc->stats.tx_offload_dropped++;
+		cvmbus_mutex_unlock(&vsc->lock);
+		return rc;
+	}
+	hlen = cvmbus_rndis_build_packet_header_ppi(hdr, sizeof(hdr), (uint32_t)len, have_csum,
+						    csum, have_lso, lso);
+	rc = vsc_send_rndis(vsc, hdr, (uint32_t)hlen, frame, (uint32_t)len,
+			    CVMBUS_NVSP_CHANNEL_DATA, timeout_ns, &fix);
 	if (rc == 0) {
 		cvmbus_mutex_lock(&vsc->lock);
 		vsc->stats.tx_frames++;
 		vsc->stats.tx_bytes += len;
+		if (have_lso)
+			vsc->stats.tx_lso++;
+		else if (have_csum)
+			vsc->stats.tx_csum++;
+		else if (fix.set)
+			vsc->stats.tx_csum_sw++;
 		cvmbus_mutex_unlock(&vsc->lock);
 	}
 	return rc;
@@ -352,7 +423,7 @@ static int vsc_rndis_request(struct cvmbus_netvsc *vsc, const uint8_t *msg, uint
 	cvmbus_mutex_unlock(&vsc->lock);
 
 	rc = vsc_send_rndis(vsc, msg, len, NULL, 0, CVMBUS_NVSP_CHANNEL_CONTROL,
-			    vsc->cfg.timeout_ns);
+			    vsc->cfg.timeout_ns, NULL);
 	cvmbus_mutex_lock(&vsc->lock);
 	if (rc == 0)
 		rc = vsc_wait_locked(vsc, &vsc->rq_done, deadline);
@@ -419,6 +490,11 @@ static int vsc_set_locked(struct cvmbus_netvsc *vsc, uint32_t oid, const void *b
 	struct cvmbus_rndis_msg ans;
 	uint32_t id = vsc_next_id(vsc);
 	int n, rc;
+
+	_Static_assert(CVMBUS_RNDIS_HEADER_SIZE + sizeof(struct cvmbus_rndis_oid_req) +
+				   sizeof(struct cvmbus_ndis_offload_params) <=
+			       sizeof(msg),
+		       "set room");
 
 	n = cvmbus_rndis_build_set(msg, sizeof(msg), id, oid, buf, (uint32_t)len);
 	if (n < 0)
@@ -493,20 +569,38 @@ static void vsc_on_rndis(struct cvmbus_netvsc *vsc, const struct cvmbus_rndis_ms
 	bool up;
 
 	switch (msg->type) {
-	case CVMBUS_RNDIS_MSG_PACKET:
+	case CVMBUS_RNDIS_MSG_PACKET: {
+		struct cvmbus_net_offload off = { 0 };
+		uint32_t ci;
+
 		if (msg->data_len < CVMBUS_NET_MIN_FRAME || msg->data_len > max_data) {
 			cvmbus_mutex_lock(&vsc->lock);
 			vsc->stats.bad_rndis++;
 			cvmbus_mutex_unlock(&vsc->lock);
 			return;
 		}
+		/* The device's word that the checksum is good, taken only if
+		 * we asked for it and it names no failure; a bad element is
+		 * no word at all (the frame itself is still good to pass). */
+		if (msg->ppi_len && cvmbus_rndis_ppi_get(msg, CVMBUS_RNDIS_PPI_CHECKSUM, &ci) == 0 &&
+		    (ci & (CVMBUS_RNDIS_CSUM_RX_TCP_OK | CVMBUS_RNDIS_CSUM_RX_UDP_OK)) &&
+		    !(ci & (CVMBUS_RNDIS_CSUM_RX_TCP_FAILED | CVMBUS_RNDIS_CSUM_RX_UDP_FAILED |
+			    CVMBUS_RNDIS_CSUM_RX_IP_FAILED)))
+			off.flags = CVMBUS_NET_OFF_CSUM_VALID;
 		cvmbus_mutex_lock(&vsc->lock);
+		if (!(vsc->offloads & CVMBUS_NET_OFFLOAD_RXCSUM))
+			off.flags = 0;
 		vsc->stats.rx_frames++;
 		vsc->stats.rx_bytes += msg->data_len;
+		if (off.flags)
+			vsc->stats.rx_csum_valid++;
 		cvmbus_mutex_unlock(&vsc->lock);
-		if (vsc->cfg.rx_frame)
+		if (vsc->cfg.rx_frame_off)
+			vsc->cfg.rx_frame_off(vsc->cfg.rx_ctx, &off, msg->data, msg->data_len);
+		else if (vsc->cfg.rx_frame)
 			vsc->cfg.rx_frame(vsc->cfg.rx_ctx, msg->data, msg->data_len);
 		return;
+	}
 	case CVMBUS_RNDIS_MSG_INITIALIZE_CMPLT:
 	case CVMBUS_RNDIS_MSG_QUERY_CMPLT:
 	case CVMBUS_RNDIS_MSG_SET_CMPLT:
@@ -785,9 +879,9 @@ static int vsc_setup_rx(struct cvmbus_netvsc *vsc)
 static int vsc_setup_tx(struct cvmbus_netvsc *vsc)
 {
 	struct cvmbus_nvsp_msg m, r;
-	uint32_t size, count, usable, cap;
+	uint32_t size, count, usable, cap, span = 0, nbig = 0;
 	uint8_t *busy;
-	uint32_t *fr;
+	uint32_t *fr, *big;
 	int rc;
 
 	rc = cvmbus_channel_gpadl_create(vsc->ch, vsc->cfg.send_buf_bytes, &vsc->tx_info);
@@ -815,11 +909,19 @@ static int vsc_setup_tx(struct cvmbus_netvsc *vsc)
 	usable = count < cap ? count : cap;
 	if (!usable)
 		return -ENOSPC;
+	/* LSO wanted: up to half the usable sections become big slots, each
+	 * a run long enough for the largest GSO frame with its header. */
+	if (vsc->cfg.offloads & (CVMBUS_NET_OFFLOAD_LSO4 | CVMBUS_NET_OFFLOAD_LSO6)) {
+		span = (CVMBUS_NET_GSO_MAX_FRAME + CVMBUS_RNDIS_PACKET_HEADER_MAX + size - 1) / size;
+		nbig = usable / 2 / span;
+	}
 	busy = calloc(count, 1);
 	fr = calloc(usable, sizeof(*fr));
-	if (!busy || !fr) {
+	big = calloc(nbig ? nbig : 1, sizeof(*big));
+	if (!busy || !fr || !big) {
 		free(busy);
 		free(fr);
+		free(big);
 		return -ENOMEM;
 	}
 	cvmbus_mutex_lock(&vsc->lock);
@@ -828,11 +930,87 @@ static int vsc_setup_tx(struct cvmbus_netvsc *vsc)
 	vsc->tx_busy = busy;
 	vsc->tx_free = fr;
 	vsc->tx_free_n = 0;
-	for (uint32_t i = usable; i-- > 0;)
+	vsc->tx_big_free = big;
+	vsc->tx_big_free_n = 0;
+	vsc->tx_big_span = nbig ? span : 0;
+	/* Singles first, the big slots after them. */
+	for (uint32_t i = usable - nbig * span; i-- > 0;)
 		fr[vsc->tx_free_n++] = i;
+	for (uint32_t i = nbig; i-- > 0;)
+		big[vsc->tx_big_free_n++] = usable - nbig * span + i * span;
 	vsc->tx_ready = true;
 	cvmbus_mutex_unlock(&vsc->lock);
 	return 0;
+}
+
+/* Offloads, as Linux's rndis_filter does them: ask what the device can,
+ * enable what we want of that. Any refusal leaves them all off: a device
+ * without offloads is a device, not an error. The answer is the device's:
+ * only its header and the fields we read are believed, and only bits we
+ * asked for come out of it. */
+static void vsc_offloads_up(struct cvmbus_netvsc *vsc)
+{
+	uint8_t val[sizeof(struct cvmbus_ndis_offload)];
+	struct cvmbus_ndis_offload caps;
+	struct cvmbus_ndis_offload_params p;
+	uint32_t want = vsc->cfg.offloads, can = 0;
+	size_t len = sizeof(val);
+	const uint32_t l4 = CVMBUS_NDIS_CSUM_CAP_TCP | CVMBUS_NDIS_CSUM_CAP_UDP;
+	int rc;
+
+	rc = vsc_query_locked(vsc, CVMBUS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, val, &len, NULL);
+	if (rc < 0 || len < CVMBUS_NDIS_OFFLOAD_SIZE_6_0)
+		return;
+	memset(&caps, 0, sizeof(caps));
+	memcpy(&caps, val, len);
+	if (caps.header.type != CVMBUS_NDIS_OBJECT_TYPE_OFFLOAD || caps.header.revision < 1)
+		return;
+	if ((caps.csum[0] & CVMBUS_NDIS_ENCAP_8023) && (caps.csum[1] & l4) == l4)
+		can |= CVMBUS_NET_OFFLOAD_CSUM4;
+	if ((caps.csum[4] & CVMBUS_NDIS_ENCAP_8023) && (caps.csum[5] & l4) == l4)
+		can |= CVMBUS_NET_OFFLOAD_CSUM6;
+	if ((caps.csum[2] & CVMBUS_NDIS_ENCAP_8023) && (caps.csum[3] & l4) == l4)
+		can |= CVMBUS_NET_OFFLOAD_RXCSUM;
+	/* LSO only up to a full 64 KiB, and only with our big slots. */
+	if ((caps.lsov2[0] & CVMBUS_NDIS_ENCAP_8023) && caps.lsov2[1] >= 65535u &&
+	    caps.lsov2[2] <= 2 && vsc->tx_big_span && (can & CVMBUS_NET_OFFLOAD_CSUM4))
+		can |= CVMBUS_NET_OFFLOAD_LSO4;
+	if ((caps.lsov2[3] & CVMBUS_NDIS_ENCAP_8023) && caps.lsov2[4] >= 65535u &&
+	    caps.lsov2[5] <= 2 && vsc->tx_big_span && (can & CVMBUS_NET_OFFLOAD_CSUM6))
+		can |= CVMBUS_NET_OFFLOAD_LSO6;
+	want &= can;
+	if (!want)
+		return;
+	memset(&p, 0, sizeof(p));
+	p.header.type = CVMBUS_NDIS_OBJECT_TYPE_DEFAULT;
+	p.header.revision = 3;
+	p.header.size = sizeof(p);
+	if (want & (CVMBUS_NET_OFFLOAD_CSUM4 | CVMBUS_NET_OFFLOAD_RXCSUM)) {
+		uint8_t v = (want & CVMBUS_NET_OFFLOAD_CSUM4)
+				    ? ((want & CVMBUS_NET_OFFLOAD_RXCSUM) ? CVMBUS_NDIS_OFFLOAD_TX_RX_ENABLED
+									 : CVMBUS_NDIS_OFFLOAD_TX_ENABLED)
+				    : CVMBUS_NDIS_OFFLOAD_RX_ENABLED;
+
+		p.tcp4_csum = p.udp4_csum = v;
+	}
+	if (want & (CVMBUS_NET_OFFLOAD_CSUM6 | CVMBUS_NET_OFFLOAD_RXCSUM)) {
+		uint8_t v = (want & CVMBUS_NET_OFFLOAD_CSUM6)
+				    ? ((want & CVMBUS_NET_OFFLOAD_RXCSUM) ? CVMBUS_NDIS_OFFLOAD_TX_RX_ENABLED
+									 : CVMBUS_NDIS_OFFLOAD_TX_ENABLED)
+				    : CVMBUS_NDIS_OFFLOAD_RX_ENABLED;
+
+		p.tcp6_csum = p.udp6_csum = v;
+	}
+	p.lso_v2_ip4 = (want & CVMBUS_NET_OFFLOAD_LSO4) ? CVMBUS_NDIS_OFFLOAD_LSOV2_ENABLED
+							 : CVMBUS_NDIS_OFFLOAD_LSOV2_DISABLED;
+	p.lso_v2_ip6 = (want & CVMBUS_NET_OFFLOAD_LSO6) ? CVMBUS_NDIS_OFFLOAD_LSOV2_ENABLED
+							 : CVMBUS_NDIS_OFFLOAD_LSOV2_DISABLED;
+	rc = vsc_set_locked(vsc, CVMBUS_OID_TCP_OFFLOAD_PARAMETERS, &p, sizeof(p), NULL);
+	if (rc < 0)
+		return;
+	cvmbus_mutex_lock(&vsc->lock);
+	vsc->offloads = want;
+	cvmbus_mutex_unlock(&vsc->lock);
 }
 
 static int vsc_rndis_up(struct cvmbus_netvsc *vsc)
@@ -896,6 +1074,9 @@ static int vsc_rndis_up(struct cvmbus_netvsc *vsc)
 		vsc->link_speed = v;
 		cvmbus_mutex_unlock(&vsc->lock);
 	}
+
+	if (vsc->cfg.offloads)
+		vsc_offloads_up(vsc);
 
 	rc = vsc_set_locked(vsc, CVMBUS_OID_GEN_CURRENT_PACKET_FILTER, &filter, sizeof(filter),
 			    NULL);
@@ -966,7 +1147,7 @@ void cvmbus_netvsc_stop(struct cvmbus_netvsc *vsc)
 		 * netvsc_revoke_*_buf: best effort, nothing waits for it. */
 		n = cvmbus_rndis_build_halt(msg, sizeof(msg), vsc_next_id(vsc));
 		(void)vsc_send_rndis(vsc, msg, (uint32_t)n, NULL, 0, CVMBUS_NVSP_CHANNEL_CONTROL,
-				     SEC_NS / 10);
+				     SEC_NS / 10, NULL);
 		cvmbus_nvsp_msg_init(&m, CVMBUS_NVSP_REVOKE_RECV_BUF);
 		m.u.revoke.id = CVMBUS_NVSP_RECV_BUF_ID;
 		(void)cvmbus_channel_send_inband(vsc->ch, 0, 0, &m, sizeof(m), SEC_NS / 10);
@@ -1006,6 +1187,7 @@ void cvmbus_netvsc_destroy(struct cvmbus_netvsc *vsc)
 	free(vsc->rxcopy);
 	free(vsc->tx_busy);
 	free(vsc->tx_free);
+	free(vsc->tx_big_free);
 	cvmbus_cond_destroy(&vsc->cond);
 	cvmbus_mutex_destroy(&vsc->lock);
 	cvmbus_mutex_destroy(&vsc->ctl_lock);
@@ -1038,6 +1220,7 @@ void cvmbus_netvsc_get_info(struct cvmbus_netvsc *vsc, struct cvmbus_netvsc_info
 	out->recv_section_size = vsc->rx_sec.sub_alloc_size;
 	out->send_sections = vsc->tx_sections;
 	out->send_section_size = vsc->tx_section_size;
+	out->offloads = vsc->offloads;
 	out->recv_buf_shared = vsc->rx_gpadl && vsc->rx_info.shared;
 	out->send_buf_shared = vsc->tx_gpadl && vsc->tx_info.shared;
 	cvmbus_mutex_unlock(&vsc->lock);

@@ -62,6 +62,9 @@ struct cvmbus_netvsp {
 	uint32_t guest_mtu;
 	uint32_t filter;
 	bool link_up;
+	/* CVMBUS_NET_OFFLOAD_* the guest enabled through
+	 * OID_TCP_OFFLOAD_PARAMETERS, within what cfg.offloads offers. */
+	uint32_t offloads;
 
 	/* The receive buffer (guest memory we write frames into). */
 	bool rx_attached;
@@ -135,6 +138,10 @@ int cvmbus_netvsp_create(struct cvmbus_exec *exec, const struct cvmbus_netvsp_co
 		vsp->cfg.send_section_size = need > CVMBUS_NETVSP_SEND_SECTION_SIZE
 						     ? round_up(need, 64)
 						     : CVMBUS_NETVSP_SEND_SECTION_SIZE;
+	/* Offloads go out through tx_frame_off only. */
+	if (!vsp->cfg.tx_frame_off)
+		vsp->cfg.offloads = 0;
+	vsp->cfg.offloads &= CVMBUS_NET_OFFLOAD_ALL;
 	if (vsp->cfg.mtu < 68 || vsp->cfg.mtu > CVMBUS_NET_MAX_MTU ||
 	    vsp->cfg.recv_section_size < need || vsp->cfg.send_section_size < need ||
 	    vsp->cfg.recv_section_size > (1u << 20) || vsp->cfg.send_section_size > (1u << 20)) {
@@ -142,8 +149,11 @@ int cvmbus_netvsp_create(struct cvmbus_exec *exec, const struct cvmbus_netvsp_co
 		return -EINVAL;
 	}
 	/* Room for one section plus a page of GPA-direct data (Linux may
-	 * put the RNDIS header in a section and the rest in pages). */
+	 * put the RNDIS header in a section and the rest in pages); with
+	 * LSO offered, for a 64 KiB frame in GPA-direct ranges as well. */
 	vsp->scratch_len = vsp->cfg.send_section_size + CVMBUS_RING_PAGE_SIZE;
+	if (vsp->cfg.offloads)
+		vsp->scratch_len += CVMBUS_NET_GSO_MAX_FRAME + CVMBUS_RNDIS_PACKET_HEADER_MAX;
 	vsp->scratch = malloc(vsp->scratch_len);
 	if (!vsp->scratch) {
 		free(vsp);
@@ -290,10 +300,19 @@ static int vsp_send_control(struct cvmbus_netvsp *vsp, const void *msg, size_t l
 int cvmbus_netvsp_send_frame(struct cvmbus_netvsp *vsp, const void *frame, size_t len,
 			     uint64_t timeout_ns)
 {
+	static const struct cvmbus_net_offload plain;
+
+	return cvmbus_netvsp_send_frame_off(vsp, &plain, frame, len, timeout_ns);
+}
+
+int cvmbus_netvsp_send_frame_off(struct cvmbus_netvsp *vsp, const struct cvmbus_net_offload *off,
+				 const void *frame, size_t len, uint64_t timeout_ns)
+{
 	uint64_t deadline = cvmbus_exec_deadline(vsp->exec, timeout_ns);
-	uint8_t hdr[CVMBUS_RNDIS_PACKET_HEADER_SIZE];
+	uint8_t hdr[CVMBUS_RNDIS_PACKET_HEADER_MAX];
 	struct vsp_section s;
-	int rc;
+	bool csum_ok = false;
+	int rc, hlen;
 
 	if (len < CVMBUS_NET_MIN_FRAME || len > max_frame(vsp))
 		return -EMSGSIZE;
@@ -328,14 +347,25 @@ int cvmbus_netvsp_send_frame(struct cvmbus_netvsp *vsp, const void *frame, size_
 		}
 	}
 	section_take(vsp, vsp->rx_free_data[--vsp->rx_free_data_n], &s);
+	/* The backend vouched for the checksum (or the frame never had
+	 * one to lose: a partial one is the local stack's): tell a guest
+	 * that asked, as Hyper-V's "checksum succeeded", so its stack does
+	 * not sum again. */
+	csum_ok = (vsp->offloads & CVMBUS_NET_OFFLOAD_RXCSUM) &&
+		  (off->flags & (CVMBUS_NET_OFF_CSUM_VALID | CVMBUS_NET_OFF_NEEDS_CSUM));
 	cvmbus_mutex_unlock(&vsp->lock);
 
-	(void)cvmbus_rndis_build_packet_header(hdr, sizeof(hdr), (uint32_t)len);
-	rc = section_indicate(vsp, &s, hdr, sizeof(hdr), frame, len, CVMBUS_NVSP_CHANNEL_DATA);
+	hlen = cvmbus_rndis_build_packet_header_ppi(
+		hdr, sizeof(hdr), (uint32_t)len, csum_ok,
+		CVMBUS_RNDIS_CSUM_RX_TCP_OK | CVMBUS_RNDIS_CSUM_RX_UDP_OK | CVMBUS_RNDIS_CSUM_RX_IP_OK,
+		false, 0);
+	rc = section_indicate(vsp, &s, hdr, (size_t)hlen, frame, len, CVMBUS_NVSP_CHANNEL_DATA);
 	cvmbus_mutex_lock(&vsp->lock);
 	if (rc == 0) {
 		vsp->stats.rx_frames++;
 		vsp->stats.rx_bytes += len;
+		if (csum_ok)
+			vsp->stats.rx_csum_marked++;
 	}
 out_unlock:
 	cvmbus_mutex_unlock(&vsp->lock);
@@ -527,6 +557,120 @@ static void tx_detach(struct cvmbus_netvsp *vsp)
 
 /* ---- RNDIS from the guest ----------------------------------------------------- */
 
+/* What this device offers, as NDIS_OFFLOAD (revision 3): transmit
+ * checksums of TCP and UDP (with options) and LSOv2 for the families in
+ * cfg.offloads, up to the largest IP datagram, at least two segments;
+ * nothing else (no IP header checksum, no IPv6 extension headers). */
+static void vsp_offload_caps(struct cvmbus_netvsp *vsp, uint8_t *val, uint32_t *len)
+{
+	struct cvmbus_ndis_offload o;
+	uint32_t f = vsp->cfg.offloads;
+	uint32_t l4 = CVMBUS_NDIS_CSUM_CAP_TCP | CVMBUS_NDIS_CSUM_CAP_TCPOPT |
+		      CVMBUS_NDIS_CSUM_CAP_UDP;
+
+	memset(&o, 0, sizeof(o));
+	o.header.type = CVMBUS_NDIS_OBJECT_TYPE_OFFLOAD;
+	o.header.revision = 3;
+	o.header.size = sizeof(o);
+	if (f & CVMBUS_NET_OFFLOAD_CSUM4) {
+		o.csum[0] = CVMBUS_NDIS_ENCAP_8023;
+		o.csum[1] = l4;
+	}
+	if (f & CVMBUS_NET_OFFLOAD_RXCSUM) {
+		o.csum[2] = CVMBUS_NDIS_ENCAP_8023;
+		o.csum[3] = l4;
+		o.csum[6] = CVMBUS_NDIS_ENCAP_8023;
+		o.csum[7] = l4;
+	}
+	if (f & CVMBUS_NET_OFFLOAD_CSUM6) {
+		o.csum[4] = CVMBUS_NDIS_ENCAP_8023;
+		o.csum[5] = l4;
+	}
+	if (f & CVMBUS_NET_OFFLOAD_LSO4) {
+		o.lsov2[0] = CVMBUS_NDIS_ENCAP_8023;
+		o.lsov2[1] = 65535u;
+		o.lsov2[2] = 2;
+	}
+	if (f & CVMBUS_NET_OFFLOAD_LSO6) {
+		o.lsov2[3] = CVMBUS_NDIS_ENCAP_8023;
+		o.lsov2[4] = 65535u;
+		o.lsov2[5] = 2;
+		o.lsov2[6] = CVMBUS_NDIS_LSOV2_CAP_TCP6OPT;
+	}
+	memcpy(val, &o, sizeof(o));
+	*len = sizeof(o);
+}
+
+/* OID_TCP_OFFLOAD_PARAMETERS: each field changes one offload (0 keeps
+ * it); a value outside the field's set, or an offload this device does
+ * not offer, refuses the whole request and changes nothing. */
+static uint32_t vsp_set_offloads(struct cvmbus_netvsp *vsp, const struct cvmbus_rndis_msg *msg)
+{
+	struct cvmbus_ndis_offload_params p;
+	uint32_t cur, want, offer = vsp->cfg.offloads;
+	const struct {
+		size_t at;       /* the field's offset */
+		uint32_t tx, rx; /* what TX and RX enable */
+		bool lso;
+	} fields[] = {
+		{ offsetof(struct cvmbus_ndis_offload_params, tcp4_csum), CVMBUS_NET_OFFLOAD_CSUM4,
+		  CVMBUS_NET_OFFLOAD_RXCSUM, false },
+		{ offsetof(struct cvmbus_ndis_offload_params, udp4_csum), CVMBUS_NET_OFFLOAD_CSUM4,
+		  CVMBUS_NET_OFFLOAD_RXCSUM, false },
+		{ offsetof(struct cvmbus_ndis_offload_params, tcp6_csum), CVMBUS_NET_OFFLOAD_CSUM6,
+		  CVMBUS_NET_OFFLOAD_RXCSUM, false },
+		{ offsetof(struct cvmbus_ndis_offload_params, udp6_csum), CVMBUS_NET_OFFLOAD_CSUM6,
+		  CVMBUS_NET_OFFLOAD_RXCSUM, false },
+		{ offsetof(struct cvmbus_ndis_offload_params, lso_v2_ip4), CVMBUS_NET_OFFLOAD_LSO4, 0,
+		  true },
+		{ offsetof(struct cvmbus_ndis_offload_params, lso_v2_ip6), CVMBUS_NET_OFFLOAD_LSO6, 0,
+		  true },
+	};
+
+	if (!offer)
+		return CVMBUS_RNDIS_STATUS_NOT_SUPPORTED;
+	if (msg->info_len < CVMBUS_NDIS_OFFLOAD_PARAMS_MIN)
+		return CVMBUS_RNDIS_STATUS_INVALID_DATA;
+	memset(&p, 0, sizeof(p));
+	memcpy(&p, msg->info, msg->info_len < sizeof(p) ? msg->info_len : sizeof(p));
+	if (p.header.type != CVMBUS_NDIS_OBJECT_TYPE_DEFAULT)
+		return CVMBUS_RNDIS_STATUS_INVALID_DATA;
+	/* Things never offered may only be left alone or turned off. */
+	if (p.ip4_csum > CVMBUS_NDIS_OFFLOAD_TX_RX_DISABLED || p.lso_v1 > 1 || p.ipsec_v1 > 1 ||
+	    p.tcp_conn_ip4 > 1 || p.tcp_conn_ip6 > 1)
+		return CVMBUS_RNDIS_STATUS_NOT_SUPPORTED;
+	cvmbus_mutex_lock(&vsp->lock);
+	cur = vsp->offloads;
+	cvmbus_mutex_unlock(&vsp->lock);
+	want = cur;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		uint8_t v = ((const uint8_t *)&p)[fields[i].at];
+		uint32_t on;
+
+		if (v == CVMBUS_NDIS_OFFLOAD_NO_CHANGE)
+			continue;
+		if (fields[i].lso) {
+			if (v > CVMBUS_NDIS_OFFLOAD_LSOV2_ENABLED)
+				return CVMBUS_RNDIS_STATUS_INVALID_DATA;
+			on = v == CVMBUS_NDIS_OFFLOAD_LSOV2_ENABLED ? fields[i].tx : 0;
+		} else {
+			if (v > CVMBUS_NDIS_OFFLOAD_TX_RX_ENABLED)
+				return CVMBUS_RNDIS_STATUS_INVALID_DATA;
+			on = (v == CVMBUS_NDIS_OFFLOAD_TX_ENABLED ||
+			      v == CVMBUS_NDIS_OFFLOAD_TX_RX_ENABLED ? fields[i].tx : 0) |
+			     (v == CVMBUS_NDIS_OFFLOAD_RX_ENABLED ||
+			      v == CVMBUS_NDIS_OFFLOAD_TX_RX_ENABLED ? fields[i].rx : 0);
+		}
+		if (on & ~offer)
+			return CVMBUS_RNDIS_STATUS_NOT_SUPPORTED;
+		want = (want & ~(fields[i].tx | fields[i].rx)) | on;
+	}
+	cvmbus_mutex_lock(&vsp->lock);
+	vsp->offloads = want;
+	cvmbus_mutex_unlock(&vsp->lock);
+	return CVMBUS_RNDIS_STATUS_SUCCESS;
+}
+
 static uint32_t vsp_query(struct cvmbus_netvsp *vsp, uint32_t oid, uint8_t *val, uint32_t *len)
 {
 	uint32_t v;
@@ -556,7 +700,16 @@ static uint32_t vsp_query(struct cvmbus_netvsp *vsp, uint32_t oid, uint8_t *val,
 		v = vsp->filter;
 		cvmbus_mutex_unlock(&vsp->lock);
 		break;
+	case CVMBUS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES:
+		if (!vsp->cfg.offloads)
+			break; /* not supported, below */
+		vsp_offload_caps(vsp, val, len);
+		return CVMBUS_RNDIS_STATUS_SUCCESS;
 	default:
+		*len = 0;
+		return CVMBUS_RNDIS_STATUS_NOT_SUPPORTED;
+	}
+	if (oid == CVMBUS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES) {
 		*len = 0;
 		return CVMBUS_RNDIS_STATUS_NOT_SUPPORTED;
 	}
@@ -569,6 +722,8 @@ static uint32_t vsp_set(struct cvmbus_netvsp *vsp, const struct cvmbus_rndis_msg
 {
 	uint32_t v;
 
+	if (msg->oid == CVMBUS_OID_TCP_OFFLOAD_PARAMETERS)
+		return vsp_set_offloads(vsp, msg);
 	if (msg->oid != CVMBUS_OID_GEN_CURRENT_PACKET_FILTER)
 		return CVMBUS_RNDIS_STATUS_NOT_SUPPORTED;
 	if (msg->info_len != sizeof(v))
@@ -584,7 +739,7 @@ static uint32_t vsp_set(struct cvmbus_netvsp *vsp, const struct cvmbus_rndis_msg
  * Returns false for a message the guest may not send. */
 static bool vsp_control(struct cvmbus_netvsp *vsp, const struct cvmbus_rndis_msg *msg)
 {
-	uint8_t out[128], val[16];
+	uint8_t out[256], val[sizeof(struct cvmbus_ndis_offload)];
 	uint32_t vlen = 0, status;
 	bool initialized;
 	int len = 0;
@@ -614,6 +769,8 @@ static bool vsp_control(struct cvmbus_netvsp *vsp, const struct cvmbus_rndis_msg
 		else {
 			cvmbus_mutex_lock(&vsp->lock);
 			vsp->rndis = CVMBUS_NETVSP_RNDIS_INITIALIZED;
+			/* A new RNDIS session starts with no offloads. */
+			vsp->offloads = 0;
 			cvmbus_mutex_unlock(&vsp->lock);
 		}
 		len = cvmbus_rndis_build_init_cmplt(out, sizeof(out), &c);
@@ -642,6 +799,7 @@ static bool vsp_control(struct cvmbus_netvsp *vsp, const struct cvmbus_rndis_msg
 		cvmbus_mutex_lock(&vsp->lock);
 		vsp->rndis = CVMBUS_NETVSP_RNDIS_HALTED;
 		vsp->filter = 0;
+		vsp->offloads = 0;
 		cvmbus_mutex_unlock(&vsp->lock);
 		return true;
 	default:
@@ -651,6 +809,69 @@ static bool vsp_control(struct cvmbus_netvsp *vsp, const struct cvmbus_rndis_msg
 	if (len > 0)
 		(void)vsp_send_control(vsp, out, (size_t)len);
 	return true;
+}
+
+/* One PACKET from the guest, parsed from the private copy at scratch +
+ * at: its offload info checked against the frame (fixed up in place),
+ * then the frame to the backend. An NVSP status. */
+static uint32_t vsp_data(struct cvmbus_netvsp *vsp, const struct cvmbus_rndis_msg *msg)
+{
+	struct cvmbus_net_offload off;
+	uint32_t csum = 0, lso = 0, allowed;
+	bool ready, have_csum = false, have_lso = false;
+	uint8_t *frame;
+	int rc = 0, rc2;
+
+	cvmbus_mutex_lock(&vsp->lock);
+	ready = vsp->rndis == CVMBUS_NETVSP_RNDIS_INITIALIZED;
+	allowed = vsp->offloads;
+	cvmbus_mutex_unlock(&vsp->lock);
+	if (!ready) {
+		cvmbus_mutex_lock(&vsp->lock);
+		vsp->stats.bad_rndis++;
+		cvmbus_mutex_unlock(&vsp->lock);
+		CVMBUS_LOG_RL(CVMBUS_LOG_WARN, "netvsp: a frame before rndis initialize");
+		return CVMBUS_NVSP_STATUS_INVALID_RNDIS_PKT;
+	}
+	/* The parser's pointer is into our own scratch copy: writable. */
+	frame = vsp->scratch + (msg->data - vsp->scratch);
+	if (msg->ppi_len) {
+		rc = cvmbus_rndis_ppi_get(msg, CVMBUS_RNDIS_PPI_CHECKSUM, &csum);
+		have_csum = rc == 0;
+		rc2 = cvmbus_rndis_ppi_get(msg, CVMBUS_RNDIS_PPI_LSO, &lso);
+		have_lso = rc2 == 0;
+		rc = rc == -ENOENT ? 0 : rc;
+		if (rc == 0 && rc2 != -ENOENT)
+			rc = rc2;
+	}
+	if (rc == 0)
+		rc = cvmbus_net_offload_from_rndis(frame, msg->data_len, vsp->cfg.mtu, allowed,
+						   have_csum, csum, have_lso, lso, &off);
+	cvmbus_mutex_lock(&vsp->lock);
+	if (rc == -EMSGSIZE) {
+		vsp->stats.bad_frame++;
+	} else if (rc < 0) {
+		vsp->stats.bad_offload++;
+	} else {
+		vsp->stats.tx_frames++;
+		vsp->stats.tx_bytes += msg->data_len;
+		if (off.gso_type != CVMBUS_NET_GSO_NONE)
+			vsp->stats.tx_lso++;
+		else if (off.flags & CVMBUS_NET_OFF_NEEDS_CSUM)
+			vsp->stats.tx_csum++;
+	}
+	cvmbus_mutex_unlock(&vsp->lock);
+	if (rc < 0) {
+		CVMBUS_LOG_RL(CVMBUS_LOG_WARN,
+			      "netvsp: refused frame (len %u, csum %#x, lso %#x): %d",
+			      msg->data_len, csum, lso, rc);
+		return CVMBUS_NVSP_STATUS_INVALID_RNDIS_PKT;
+	}
+	if (vsp->cfg.tx_frame_off)
+		vsp->cfg.tx_frame_off(vsp->cfg.tx_ctx, &off, frame, msg->data_len);
+	else if (vsp->cfg.tx_frame)
+		vsp->cfg.tx_frame(vsp->cfg.tx_ctx, frame, msg->data_len);
+	return CVMBUS_NVSP_STATUS_SUCCESS;
 }
 
 /* Every RNDIS message in the private copy, in order. Returns the NVSP
@@ -678,24 +899,11 @@ static uint32_t vsp_rndis_messages(struct cvmbus_netvsp *vsp, uint32_t channel_t
 		if (data != (channel_type == CVMBUS_NVSP_CHANNEL_DATA)) {
 			ok = false;
 		} else if (data) {
-			bool ready;
+			uint32_t st = vsp_data(vsp, &msg);
 
-			cvmbus_mutex_lock(&vsp->lock);
-			ready = vsp->rndis == CVMBUS_NETVSP_RNDIS_INITIALIZED;
-			if (ready && (msg.data_len < CVMBUS_NET_MIN_FRAME ||
-				      msg.data_len > max_frame(vsp))) {
-				vsp->stats.bad_frame++;
-				cvmbus_mutex_unlock(&vsp->lock);
-				return CVMBUS_NVSP_STATUS_INVALID_RNDIS_PKT;
-			}
-			if (ready) {
-				vsp->stats.tx_frames++;
-				vsp->stats.tx_bytes += msg.data_len;
-			}
-			cvmbus_mutex_unlock(&vsp->lock);
-			ok = ready;
-			if (ready && vsp->cfg.tx_frame)
-				vsp->cfg.tx_frame(vsp->cfg.tx_ctx, msg.data, msg.data_len);
+			if (st != CVMBUS_NVSP_STATUS_SUCCESS)
+				return st;
+			ok = true;
 		} else {
 			ok = vsp_control(vsp, &msg);
 		}
@@ -1045,4 +1253,14 @@ void cvmbus_netvsp_get_stats(struct cvmbus_netvsp *vsp, struct cvmbus_netvsp_sta
 	cvmbus_mutex_lock(&vsp->lock);
 	*out = vsp->stats;
 	cvmbus_mutex_unlock(&vsp->lock);
+}
+
+uint32_t cvmbus_netvsp_offloads(struct cvmbus_netvsp *vsp)
+{
+	uint32_t v;
+
+	cvmbus_mutex_lock(&vsp->lock);
+	v = vsp->offloads;
+	cvmbus_mutex_unlock(&vsp->lock);
+	return v;
 }

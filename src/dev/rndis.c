@@ -424,3 +424,349 @@ bool cvmbus_net_filter_accepts(uint32_t filter, const uint8_t mac[6], const void
 				  CVMBUS_RNDIS_FILTER_ALL_MULTICAST)) != 0;
 	return (filter & CVMBUS_RNDIS_FILTER_DIRECTED) && memcmp(dst, mac, 6) == 0;
 }
+
+/* ---- per-packet info and offloads ----------------------------------------- */
+
+int cvmbus_rndis_ppi_get(const struct cvmbus_rndis_msg *msg, uint32_t type, uint32_t *value)
+{
+	const uint8_t *p = msg->ppi;
+	uint32_t left = msg->ppi_len;
+	bool found = false;
+
+	/* The parser checked every element's size and value offset; this
+	 * walk relies on that and only checks that the u32 fits. */
+	while (p && left >= sizeof(struct cvmbus_rndis_ppi)) {
+		struct cvmbus_rndis_ppi e;
+
+		memcpy(&e, p, sizeof(e));
+		if (e.size < sizeof(e) || e.size > left)
+			return -EINVAL;
+		/* Bit 31 marks the internal types (packet ids): not ours. */
+		if (e.type == type) {
+			/* Two answers to one question: which would the
+			 * device believe? Neither. */
+			if (found)
+				return -EINVAL;
+			if ((uint64_t)e.offset + sizeof(*value) > e.size)
+				return -EINVAL;
+			memcpy(value, p + e.offset, sizeof(*value));
+			found = true;
+		}
+		p += e.size;
+		left -= e.size;
+	}
+	return found ? 0 : -ENOENT;
+}
+
+static uint16_t rd16be(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static void wr16be(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* The ones'-complement sum of a byte range, not folded. */
+static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
+{
+	while (len >= 2) {
+		sum += rd16be(p);
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint64_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+#define ETH_P_IPV4 0x0800u
+#define ETH_P_IPV6 0x86ddu
+#define IPPROTO_TCP_ 6u
+#define IPPROTO_UDP_ 17u
+#define IP6_HLEN 40u
+
+/* The L3 header the info names, checked: its version and, for IPv4, a
+ * header that ends where the transport header starts and no fragment
+ * (only a whole datagram has a transport header to offload). *proto the
+ * transport protocol; *l4_len the transport bytes the IP header claims. */
+static int l3_check(const uint8_t *f, size_t len, bool v6, uint32_t l4_off, uint32_t *proto,
+		    uint32_t *l4_len)
+{
+	uint32_t eth_type, ihl, tot;
+
+	if (len < CVMBUS_NET_ETH_HLEN + 20u)
+		return -EPROTO;
+	eth_type = rd16be(f + 12);
+	if (!v6) {
+		const uint8_t *ip = f + CVMBUS_NET_ETH_HLEN;
+
+		if (eth_type != ETH_P_IPV4 || (ip[0] >> 4) != 4)
+			return -EPROTO;
+		ihl = (ip[0] & 0xfu) * 4u;
+		if (ihl < 20 || l4_off != CVMBUS_NET_ETH_HLEN + ihl || l4_off > len)
+			return -EPROTO;
+		/* MF set or a fragment offset: not a whole datagram. */
+		if (rd16be(ip + 6) & 0x3fffu)
+			return -EPROTO;
+		tot = rd16be(ip + 2);
+		if (tot < ihl)
+			return -EPROTO;
+		*proto = ip[9];
+		*l4_len = tot - ihl;
+	} else {
+		const uint8_t *ip = f + CVMBUS_NET_ETH_HLEN;
+
+		/* No extension headers: the capabilities do not claim them. */
+		if (eth_type != ETH_P_IPV6 || len < CVMBUS_NET_ETH_HLEN + IP6_HLEN ||
+		    (ip[0] >> 4) != 6 || l4_off != CVMBUS_NET_ETH_HLEN + IP6_HLEN)
+			return -EPROTO;
+		*proto = ip[6];
+		*l4_len = rd16be(ip + 4);
+	}
+	return 0;
+}
+
+/* The folded pseudo-header sum of a transport segment of l4_len bytes,
+ * as a Linux CHECKSUM_PARTIAL frame carries it in its checksum field. */
+static uint16_t pseudo_sum(const uint8_t *f, bool v6, uint32_t proto, uint32_t l4_len)
+{
+	const uint8_t *ip = f + CVMBUS_NET_ETH_HLEN;
+	uint64_t sum = proto + (uint64_t)l4_len;
+
+	if (v6)
+		sum = csum_add(sum, ip + 8, 32); /* source and destination */
+	else
+		sum = csum_add(sum, ip + 12, 8);
+	return csum_fold(sum);
+}
+
+static void ip4_header_csum(uint8_t *f)
+{
+	uint8_t *ip = f + CVMBUS_NET_ETH_HLEN;
+	uint32_t ihl = (ip[0] & 0xfu) * 4u;
+
+	wr16be(ip + 10, 0);
+	wr16be(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, ihl)));
+}
+
+static int offload_lso(uint8_t *f, size_t len, uint32_t mtu, uint32_t allowed, uint32_t lso,
+		       struct cvmbus_net_offload *out)
+{
+	bool v6 = (lso & CVMBUS_RNDIS_LSO_IPV6) != 0;
+	uint32_t mss = lso & CVMBUS_RNDIS_LSO_MSS_MASK;
+	uint32_t off = (lso >> CVMBUS_RNDIS_LSO_OFF_SHIFT) & CVMBUS_RNDIS_LSO_OFF_MASK;
+	uint32_t proto, l4_len, hdr_len;
+	int rc;
+
+	if (!(lso & CVMBUS_RNDIS_LSO_V2))
+		return -EINVAL; /* LSOv1 is never granted */
+	if (!(allowed & (v6 ? CVMBUS_NET_OFFLOAD_LSO6 : CVMBUS_NET_OFFLOAD_LSO4)))
+		return -EPERM;
+	if (len > CVMBUS_NET_GSO_MAX_FRAME)
+		return -EMSGSIZE;
+	rc = l3_check(f, len, v6, off, &proto, &l4_len);
+	if (rc)
+		return rc;
+	if (proto != IPPROTO_TCP_ || (size_t)off + 20u > len)
+		return -EPROTO;
+	hdr_len = off + (f[off + 12] >> 4) * 4u;
+	if (hdr_len < off + 20u || hdr_len >= len)
+		return -EPROTO;
+	/* Every segment must fit the MTU, and none be absurdly small. */
+	if (mss < CVMBUS_NET_MIN_MSS || hdr_len + mss > mtu + CVMBUS_NET_ETH_HLEN)
+		return -EINVAL;
+	/* The guest may have left the lengths for the device to fill (the
+	 * NDIS rule for LSO: total length 0, pseudo-header sum without it):
+	 * make them the frame's, as the kernel's segmentation expects. */
+	l4_len = (uint32_t)len - off;
+	if (!v6) {
+		if (len - CVMBUS_NET_ETH_HLEN > 65535u)
+			return -EMSGSIZE;
+		wr16be(f + CVMBUS_NET_ETH_HLEN + 2, (uint16_t)(len - CVMBUS_NET_ETH_HLEN));
+		ip4_header_csum(f);
+	} else {
+		if (l4_len > 65535u)
+			return -EMSGSIZE;
+		wr16be(f + CVMBUS_NET_ETH_HLEN + 4, (uint16_t)l4_len);
+	}
+	wr16be(f + off + 16, pseudo_sum(f, v6, IPPROTO_TCP_, l4_len));
+	out->flags = CVMBUS_NET_OFF_NEEDS_CSUM;
+	out->gso_type = v6 ? CVMBUS_NET_GSO_TCPV6 : CVMBUS_NET_GSO_TCPV4;
+	out->hdr_len = (uint16_t)hdr_len;
+	out->gso_size = (uint16_t)mss;
+	out->csum_start = (uint16_t)off;
+	out->csum_offset = 16;
+	return 0;
+}
+
+static int offload_csum(uint8_t *f, size_t len, uint32_t mtu, uint32_t allowed, uint32_t csum,
+			struct cvmbus_net_offload *out)
+{
+	bool v4 = (csum & CVMBUS_RNDIS_CSUM_TX_IPV4) != 0;
+	bool v6 = (csum & CVMBUS_RNDIS_CSUM_TX_IPV6) != 0;
+	bool tcp = (csum & CVMBUS_RNDIS_CSUM_TX_TCP) != 0;
+	bool udp = (csum & CVMBUS_RNDIS_CSUM_TX_UDP) != 0;
+	uint32_t off = (csum >> CVMBUS_RNDIS_CSUM_TX_OFF_SHIFT) & CVMBUS_RNDIS_CSUM_TX_OFF_MASK;
+	uint32_t proto, l4_len;
+	int rc;
+
+	if (len > mtu + CVMBUS_NET_ETH_HLEN)
+		return -EMSGSIZE;
+	if (v4 == v6 || (tcp && udp))
+		return -EINVAL;
+	/* An IP header checksum is never granted (Linux computes it before
+	 * any offload); nothing at all asked: a plain frame. */
+	if (csum & CVMBUS_RNDIS_CSUM_TX_IP)
+		return -EPERM;
+	if (!tcp && !udp)
+		return 0;
+	if (!(allowed & (v6 ? CVMBUS_NET_OFFLOAD_CSUM6 : CVMBUS_NET_OFFLOAD_CSUM4)))
+		return -EPERM;
+	rc = l3_check(f, len, v6, off, &proto, &l4_len);
+	if (rc)
+		return rc;
+	if (proto != (tcp ? IPPROTO_TCP_ : IPPROTO_UDP_))
+		return -EPROTO;
+	if (l4_len < (tcp ? 20u : 8u) || (uint64_t)off + l4_len > len)
+		return -EPROTO;
+	wr16be(f + off + (tcp ? 16 : 6), pseudo_sum(f, v6, proto, l4_len));
+	out->flags = CVMBUS_NET_OFF_NEEDS_CSUM;
+	out->csum_start = (uint16_t)off;
+	out->csum_offset = tcp ? 16 : 6;
+	return 0;
+}
+
+int cvmbus_net_offload_from_rndis(uint8_t *frame, size_t len, uint32_t mtu, uint32_t allowed,
+				  bool have_csum, uint32_t csum, bool have_lso, uint32_t lso,
+				  struct cvmbus_net_offload *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (len < CVMBUS_NET_MIN_FRAME)
+		return -EMSGSIZE;
+	/* LSO implies the TCP checksum: a checksum element next to it adds
+	 * nothing (Linux sends none) and is not looked at. */
+	if (have_lso)
+		return offload_lso(frame, len, mtu, allowed, lso, out);
+	if (have_csum)
+		return offload_csum(frame, len, mtu, allowed, csum, out);
+	return len > mtu + CVMBUS_NET_ETH_HLEN ? -EMSGSIZE : 0;
+}
+
+int cvmbus_net_offload_to_rndis(const struct cvmbus_net_offload *off, const void *frame,
+				size_t len, uint32_t granted, bool *have_csum, uint32_t *csum,
+				bool *have_lso, uint32_t *lso)
+{
+	const uint8_t *f = frame;
+	bool v6;
+
+	*have_csum = *have_lso = false;
+	*csum = *lso = 0;
+	if (off->gso_type != CVMBUS_NET_GSO_NONE) {
+		v6 = off->gso_type == CVMBUS_NET_GSO_TCPV6;
+		if ((off->gso_type != CVMBUS_NET_GSO_TCPV4 && !v6) ||
+		    !(granted & (v6 ? CVMBUS_NET_OFFLOAD_LSO6 : CVMBUS_NET_OFFLOAD_LSO4)))
+			return -EINVAL;
+		/* A u16 MSS always fits the 20-bit field. */
+		if (off->csum_start > CVMBUS_RNDIS_LSO_OFF_MASK || off->gso_size == 0 ||
+		    off->csum_start >= len)
+			return -EINVAL;
+		*lso = CVMBUS_RNDIS_LSO_V2 | (v6 ? CVMBUS_RNDIS_LSO_IPV6 : 0) | off->gso_size |
+		       ((uint32_t)off->csum_start << CVMBUS_RNDIS_LSO_OFF_SHIFT);
+		*have_lso = true;
+		return 0;
+	}
+	if (!(off->flags & CVMBUS_NET_OFF_NEEDS_CSUM))
+		return 0;
+	if (len < CVMBUS_NET_ETH_HLEN || off->csum_start > CVMBUS_RNDIS_CSUM_TX_OFF_MASK)
+		return -EOPNOTSUPP;
+	switch (rd16be(f + 12)) {
+	case ETH_P_IPV4: v6 = false; break;
+	case ETH_P_IPV6: v6 = true; break;
+	default: return -EOPNOTSUPP;
+	}
+	if (!(granted & (v6 ? CVMBUS_NET_OFFLOAD_CSUM6 : CVMBUS_NET_OFFLOAD_CSUM4)))
+		return -EOPNOTSUPP;
+	/* The field's place says which transport it is; anything else
+	 * (SCTP's CRC, odd offsets) the driver completes itself. */
+	if (off->csum_offset == 16)
+		*csum = CVMBUS_RNDIS_CSUM_TX_TCP;
+	else if (off->csum_offset == 6)
+		*csum = CVMBUS_RNDIS_CSUM_TX_UDP;
+	else
+		return -EOPNOTSUPP;
+	*csum |= (v6 ? CVMBUS_RNDIS_CSUM_TX_IPV6 : CVMBUS_RNDIS_CSUM_TX_IPV4) |
+		 ((uint32_t)off->csum_start << CVMBUS_RNDIS_CSUM_TX_OFF_SHIFT);
+	*have_csum = true;
+	return 0;
+}
+
+int cvmbus_net_csum_fixup(const struct cvmbus_net_offload *off, const void *frame, size_t len,
+			  uint16_t *value)
+{
+	const uint8_t *f = frame;
+	size_t at = (size_t)off->csum_start + off->csum_offset;
+	uint16_t v;
+
+	if (off->csum_start >= len || at + 2 > len)
+		return -EINVAL;
+	/* The field holds the pseudo-header sum: summing over it and the
+	 * rest gives the whole sum, whose complement goes in its place. */
+	v = (uint16_t)~csum_fold(csum_add(0, f + off->csum_start, len - off->csum_start));
+	*value = (uint16_t)((v >> 8) | (v << 8)); /* wire order, as stored */
+	return 0;
+}
+
+int cvmbus_rndis_build_packet_header_ppi(void *buf, size_t cap, uint32_t frame_len,
+					 bool have_csum, uint32_t csum, bool have_lso,
+					 uint32_t lso)
+{
+	uint8_t *b = buf;
+	uint32_t n = (have_csum ? 1u : 0u) + (have_lso ? 1u : 0u);
+	uint32_t ppi_len = n * CVMBUS_RNDIS_PPI_ELEM_SIZE;
+	uint32_t hlen = CVMBUS_RNDIS_PACKET_HEADER_SIZE + ppi_len, at;
+	struct cvmbus_rndis_header h;
+	struct cvmbus_rndis_packet pk = {
+		/* Offsets count from the body: the ppi area follows the
+		 * fixed part, the frame follows the ppi. */
+		.data_offset = (uint32_t)sizeof(pk) + ppi_len,
+		.data_len = frame_len,
+		.ppi_offset = ppi_len ? (uint32_t)sizeof(pk) : 0,
+		.ppi_len = ppi_len,
+	};
+
+	if (cap < hlen || frame_len > INT32_MAX - hlen)
+		return -ENOBUFS;
+	h.type = CVMBUS_RNDIS_MSG_PACKET;
+	h.len = hlen + frame_len;
+	memcpy(b, &h, sizeof(h));
+	memcpy(b + HDR, &pk, sizeof(pk));
+	at = CVMBUS_RNDIS_PACKET_HEADER_SIZE;
+	for (uint32_t i = 0; i < 2; i++) {
+		struct cvmbus_rndis_ppi e = {
+			.size = CVMBUS_RNDIS_PPI_ELEM_SIZE,
+			.offset = sizeof(e),
+		};
+		uint32_t v;
+
+		if (i == 0 && !have_csum)
+			continue;
+		if (i == 1 && !have_lso)
+			continue;
+		e.type = i == 0 ? CVMBUS_RNDIS_PPI_CHECKSUM : CVMBUS_RNDIS_PPI_LSO;
+		v = i == 0 ? csum : lso;
+		memcpy(b + at, &e, sizeof(e));
+		memcpy(b + at + sizeof(e), &v, sizeof(v));
+		at += CVMBUS_RNDIS_PPI_ELEM_SIZE;
+	}
+	return (int)hlen;
+}

@@ -42,7 +42,10 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <linux/if_tun.h>
 
 #include <cvmbus/hostlink.h>
 #include <cvmbus/log.h>
@@ -57,6 +60,8 @@
 /* The largest frame a reader takes: a jumbo MTU plus header, with room to
  * spare so that a longer frame is seen (and refused) rather than cut. */
 #define NIC_FRAME_MAX (CVMBUS_NET_MAX_MTU + CVMBUS_NET_ETH_HLEN + 64u)
+/* ... and from a TAP with offloads, where a GSO frame may be 64 KiB. */
+#define NIC_GSO_FRAME_MAX (CVMBUS_NET_GSO_MAX_FRAME + 64u)
 #define NIC_SEC         1000000000ull
 #define NIC_POLL_NS     (50ull * 1000000ull)
 /* The probe frame: IEEE 802 local experimental ethertype 1. */
@@ -108,10 +113,10 @@ struct nic_link_status {
 _Static_assert(sizeof(struct nic_link_hello) == 8, "hello size");
 _Static_assert(sizeof(struct nic_link_attach) == 8, "attach size");
 _Static_assert(sizeof(struct cvmbus_vm_nic_wire) == 48, "wire counters size");
-_Static_assert(sizeof(struct cvmbus_netvsp_stats) == 22 * 8, "netvsp stats size");
+_Static_assert(sizeof(struct cvmbus_netvsp_stats) == 26 * 8, "netvsp stats size");
 _Static_assert(offsetof(struct nic_link_status, wire) == 8, "status wire offset");
 _Static_assert(offsetof(struct nic_link_status, vsp) == 56, "status vsp offset");
-_Static_assert(sizeof(struct nic_link_status) == 232, "status size");
+_Static_assert(sizeof(struct nic_link_status) == 264, "status size");
 
 /* One side's wire counters; single writers mostly, but a test's send call
  * and a reader may count at once, and readers of the stats come from
@@ -128,7 +133,9 @@ struct nic_reader {
 	int fd;      /* the TAP's, non-blocking */
 	int stop_fd; /* eventfd: wakes the loop out of poll */
 	_Atomic bool stop;
-	int (*deliver)(void *dev, const void *frame, size_t len, uint64_t timeout_ns);
+	bool vnet; /* the fd is IFF_VNET_HDR: a struct cvmbus_net_offload first */
+	int (*deliver)(void *dev, const struct cvmbus_net_offload *off, const void *frame,
+		       size_t len, uint64_t timeout_ns);
 	void *dev;
 	uint64_t wait_ns;
 	struct nic_counters *cnt;
@@ -141,6 +148,9 @@ struct nic_side {
 	 * -1 elsewhere. */
 	int wire;
 	bool wire_is_socket;
+	/* The TAP (or TAP wire) is IFF_VNET_HDR (cfg.offload): frames cross
+	 * it with their offload state. */
+	bool vnet;
 	cvmbus_net_frame_fn *rx;
 	void *rx_ctx;
 	char netns[NIC_NETNS_MAX];
@@ -259,12 +269,22 @@ static int nic_sock_send(struct cvmbus_exec *exec, int fd, const void *frame, si
 	}
 }
 
-static void nic_out(struct nic_side *s, struct cvmbus_exec *exec, const void *frame, size_t len)
+static void nic_out(struct nic_side *s, struct cvmbus_exec *exec,
+		    const struct cvmbus_net_offload *off, const void *frame, size_t len)
 {
 	int rc = 0;
 
 	if (s->tap) {
-		rc = cvmbus_net_tap_write(s->tap, frame, len);
+		rc = cvmbus_net_tap_write_off(s->tap, off, frame, len);
+	} else if (s->wire >= 0 && s->vnet) {
+		/* A vnet TAP the host process was given: header, then frame. */
+		struct iovec iov[2] = { { (void *)off, sizeof(*off) }, { (void *)frame, len } };
+		ssize_t n = writev(s->wire, iov, 2);
+
+		rc = n == (ssize_t)(len + sizeof(*off)) ? 0 : n < 0 ? -errno : -EIO;
+	} else if (off->flags & CVMBUS_NET_OFF_NEEDS_CSUM || off->gso_type) {
+		/* Offloads are only granted over a vnet TAP: never here. */
+		rc = -EOPNOTSUPP;
 	} else if (s->wire >= 0 && s->wire_is_socket) {
 		rc = nic_sock_send(exec, s->wire, frame, len, NIC_WIRE_OUT_WAIT_NS);
 	} else if (s->wire >= 0) {
@@ -283,18 +303,36 @@ static void nic_out(struct nic_side *s, struct cvmbus_exec *exec, const void *fr
 	atomic_fetch_add_explicit(&s->cnt.out_bytes, len, memory_order_relaxed);
 }
 
+static const struct cvmbus_net_offload nic_plain;
+
 static void nic_host_out(void *ctx, const void *frame, size_t len)
 {
 	struct cvmbus_vm_nic *nic = ctx;
 
-	nic_out(&nic->host, nic->exec, frame, len);
+	nic_out(&nic->host, nic->exec, &nic_plain, frame, len);
+}
+
+static void nic_host_out_off(void *ctx, const struct cvmbus_net_offload *off, const void *frame,
+			     size_t len)
+{
+	struct cvmbus_vm_nic *nic = ctx;
+
+	nic_out(&nic->host, nic->exec, off, frame, len);
 }
 
 static void nic_guest_out(void *ctx, const void *frame, size_t len)
 {
 	struct cvmbus_vm_nic *nic = ctx;
 
-	nic_out(&nic->guest, nic->exec, frame, len);
+	nic_out(&nic->guest, nic->exec, &nic_plain, frame, len);
+}
+
+static void nic_guest_out_off(void *ctx, const struct cvmbus_net_offload *off, const void *frame,
+			      size_t len)
+{
+	struct cvmbus_vm_nic *nic = ctx;
+
+	nic_out(&nic->guest, nic->exec, off, frame, len);
 }
 
 static void nic_count_in(struct nic_counters *c, size_t len, int rc)
@@ -305,14 +343,16 @@ static void nic_count_in(struct nic_counters *c, size_t len, int rc)
 		atomic_fetch_add_explicit(&c->in_dropped, 1, memory_order_relaxed);
 }
 
-static int nic_to_vsp(void *dev, const void *frame, size_t len, uint64_t timeout_ns)
+static int nic_to_vsp(void *dev, const struct cvmbus_net_offload *off, const void *frame,
+		      size_t len, uint64_t timeout_ns)
 {
-	return cvmbus_netvsp_send_frame(dev, frame, len, timeout_ns);
+	return cvmbus_netvsp_send_frame_off(dev, off, frame, len, timeout_ns);
 }
 
-static int nic_to_vsc(void *dev, const void *frame, size_t len, uint64_t timeout_ns)
+static int nic_to_vsc(void *dev, const struct cvmbus_net_offload *off, const void *frame,
+		      size_t len, uint64_t timeout_ns)
 {
-	return cvmbus_netvsc_send_frame(dev, frame, len, timeout_ns);
+	return cvmbus_netvsc_send_frame_off(dev, off, frame, len, timeout_ns);
 }
 
 /* ---- TAP readers ----------------------------------------------------------- */
@@ -320,10 +360,14 @@ static int nic_to_vsc(void *dev, const void *frame, size_t len, uint64_t timeout
 static int nic_reader_loop(void *arg)
 {
 	struct nic_reader *r = arg;
-	uint8_t *buf = malloc(NIC_FRAME_MAX);
+	size_t cap = r->vnet ? NIC_GSO_FRAME_MAX : NIC_FRAME_MAX;
+	uint8_t *buf = malloc(cap);
+	struct cvmbus_net_offload off;
+	struct iovec iov[2] = { { &off, sizeof(off) }, { buf, cap } };
 
 	if (!buf)
 		return -ENOMEM;
+	memset(&off, 0, sizeof(off));
 	while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
 		struct pollfd p[2] = {
 			{ .fd = r->fd, .events = POLLIN },
@@ -344,21 +388,32 @@ static int nic_reader_loop(void *arg)
 		 * the stop flag between frames: a flood must not keep the
 		 * loop from ever seeing it. */
 		while (!atomic_load_explicit(&r->stop, memory_order_relaxed) &&
-		       (n = read(r->fd, buf, NIC_FRAME_MAX)) > 0)
-			nic_count_in(r->cnt, (size_t)n, r->deliver(r->dev, buf, (size_t)n, r->wait_ns));
+		       (n = r->vnet ? readv(r->fd, iov, 2) : read(r->fd, buf, cap)) > 0) {
+			if (r->vnet) {
+				/* The kernel's header, then the frame. */
+				if ((size_t)n < sizeof(off))
+					continue;
+				n -= (ssize_t)sizeof(off);
+			}
+			nic_count_in(r->cnt, (size_t)n,
+				     r->deliver(r->dev, &off, buf, (size_t)n, r->wait_ns));
+		}
 	}
 	free(buf);
 	return 0;
 }
 
 static int nic_reader_start(struct nic_reader *r, struct cvmbus_exec *exec, const char *name,
-			    int fd, int (*deliver)(void *, const void *, size_t, uint64_t),
+			    int fd, bool vnet,
+			    int (*deliver)(void *, const struct cvmbus_net_offload *, const void *,
+					   size_t, uint64_t),
 			    void *dev, uint64_t wait_ns, struct nic_counters *cnt)
 {
 	uint64_t v;
 	int rc;
 
 	r->fd = fd;
+	r->vnet = vnet;
 	r->deliver = deliver;
 	r->dev = dev;
 	r->wait_ns = wait_ns;
@@ -461,6 +516,12 @@ static int nic_vsp_open(void *ctx, struct cvmbus_vsp_channel *vc)
 	vcfg.mtu = nic->cfg.mtu;
 	vcfg.tx_frame = nic_host_out;
 	vcfg.tx_ctx = nic;
+	/* Offloads only where the host's wire can carry their state: a
+	 * vnet TAP takes GSO frames and partial checksums as they are. */
+	if (nic->host.vnet) {
+		vcfg.offloads = CVMBUS_NET_OFFLOAD_ALL;
+		vcfg.tx_frame_off = nic_host_out_off;
+	}
 	rc = cvmbus_netvsp_create(nic->exec, &vcfg, &vsp);
 	if (rc)
 		goto fail;
@@ -471,7 +532,7 @@ static int nic_vsp_open(void *ctx, struct cvmbus_vsp_channel *vc)
 		rc = nic_reader_start(&nic->host.reader, nic->exec, "nic-host-tap",
 				      nic->host.tap ? cvmbus_net_tap_fd(nic->host.tap)
 						    : nic->host.wire,
-				      nic_to_vsp, vsp, nic->cfg.wait_ns, &nic->host.cnt);
+				      nic->host.vnet, nic_to_vsp, vsp, nic->cfg.wait_ns, &nic->host.cnt);
 		if (rc)
 			goto fail_vsp;
 	}
@@ -820,14 +881,15 @@ static int nic_check_netns(const char *ns, char *err, size_t errlen)
 	return 0;
 }
 
-static int nic_open_tap(struct nic_side *s, const char *ifname, uint32_t mtu, char *err,
-			size_t errlen)
+static int nic_open_tap(struct nic_side *s, const char *ifname, uint32_t mtu, bool vnet,
+			char *err, size_t errlen)
 {
 	struct cvmbus_net_tap_config tc = {
 		.ifname = ifname,
 		.netns = s->netns,
 		.mtu = mtu,
 		.up = true,
+		.vnet_hdr = vnet,
 	};
 	int rc;
 
@@ -843,6 +905,7 @@ static int nic_open_tap(struct nic_side *s, const char *ifname, uint32_t mtu, ch
 	if (rc)
 		return nic_fail(err, errlen, rc, "cannot make tap '%s' in namespace '%s' (%d)",
 				ifname, s->netns, rc);
+	s->vnet = vnet;
 	s->reader.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->reader.stop_fd < 0)
 		return nic_fail(err, errlen, -errno, "cannot make an eventfd");
@@ -953,7 +1016,7 @@ int cvmbus_vm_nic_create(struct cvmbus_vm *vm, const struct cvmbus_vm_nic_config
 	if (cfg->host_netns) {
 		snprintf(nic->host.netns, sizeof(nic->host.netns), "%s", cfg->host_netns);
 		rc = nic_open_tap(&nic->host, cfg->host_ifname ? cfg->host_ifname : NIC_DEFAULT_HOST_IF,
-				  nic->cfg.mtu, err, errlen);
+				  nic->cfg.mtu, cfg->offload, err, errlen);
 		if (rc)
 			goto fail;
 	}
@@ -961,7 +1024,7 @@ int cvmbus_vm_nic_create(struct cvmbus_vm *vm, const struct cvmbus_vm_nic_config
 		snprintf(nic->guest.netns, sizeof(nic->guest.netns), "%s", cfg->guest_netns);
 		rc = nic_open_tap(&nic->guest,
 				  cfg->guest_ifname ? cfg->guest_ifname : NIC_DEFAULT_GUEST_IF,
-				  nic->cfg.mtu, err, errlen);
+				  nic->cfg.mtu, cfg->offload, err, errlen);
 		if (rc)
 			goto fail;
 	}
@@ -1148,6 +1211,10 @@ static int nic_guest_up(struct cvmbus_vm_nic *nic, struct cvmbus_vm *vm)
 	cc.gpa_direct = nic->cfg.gpa_direct;
 	cc.rx_frame = nic_guest_out;
 	cc.rx_ctx = nic;
+	if (nic->guest.vnet) {
+		cc.offloads = CVMBUS_NET_OFFLOAD_ALL;
+		cc.rx_frame_off = nic_guest_out_off;
+	}
 	rc = cvmbus_netvsc_create(nic->exec, &cc, &vsc);
 	if (rc)
 		goto fail_close;
@@ -1170,6 +1237,16 @@ static int nic_guest_up(struct cvmbus_vm_nic *nic, struct cvmbus_vm *vm)
 	if (rc) {
 		vm_fail(vm, rc, "nic: cannot give the guest's tap its mac (%d)", rc);
 		goto fail_vsc;
+	}
+	/* What the device granted is what the guest's kernel may leave to
+	 * us: partial checksums, 64 KiB TCP segments. Nothing granted: it
+	 * completes every frame, as a plain TAP's. */
+	if (nic->guest.tap && nic->guest.vnet) {
+		rc = cvmbus_net_tap_set_offload(nic->guest.tap, info.offloads);
+		if (rc) {
+			vm_fail(vm, rc, "nic: cannot set the guest tap's offloads (%d)", rc);
+			goto fail_vsc;
+		}
 	}
 	nic->vm = vm;
 	nic->g = g;
@@ -1205,7 +1282,7 @@ static int nic_guest_reader_start(struct cvmbus_vm_nic *nic)
 	if (!nic->guest.tap)
 		return 0;
 	return nic_reader_start(&nic->guest.reader, nic->exec, "nic-guest-tap",
-				cvmbus_net_tap_fd(nic->guest.tap), nic_to_vsc, nic->vsc,
+				cvmbus_net_tap_fd(nic->guest.tap), nic->guest.vnet, nic_to_vsc, nic->vsc,
 				nic->cfg.wait_ns, &nic->guest.cnt);
 }
 
@@ -1524,6 +1601,18 @@ int cvmbus_vm_nic_remote_build(struct cvmbus_exec *exec, const void *params, siz
 		goto fail;
 	nic->host.wire = wire;
 	nic->host.wire_is_socket = kind == NIC_WIRE_SOCKET;
+	/* A TAP wire says itself whether it carries a header (the VM made
+	 * it with cfg.offload): the same open file, the same flags. */
+	if (kind == NIC_WIRE_TAP) {
+		struct ifreq ifr;
+
+		memset(&ifr, 0, sizeof(ifr));
+		if (ioctl(wire, TUNGETIFF, &ifr) < 0) {
+			rc = -errno;
+			goto fail;
+		}
+		nic->host.vnet = (ifr.ifr_flags & IFF_VNET_HDR) != 0;
+	}
 	/* The reader drains the wire until EAGAIN. (A TAP's flags are the
 	 * VM's too, the same open file: it has them set already.) */
 	fl = fcntl(wire, F_GETFL);

@@ -65,7 +65,8 @@ static void net_usage(FILE *out)
 		"usage: cvmbus net --guest-ns NAME --host-ns NAME [--path confidential|host]\n"
 		"                  [--duration SEC] [--guest-addr CIDR --host-addr CIDR]\n"
 		"                  [--guest-if NAME] [--host-if NAME] [--mtu N] [--mac MAC]\n"
-		"                  [--gpa-direct] [--json FILE] [-v|-q] [topology options]\n"
+		"                  [--gpa-direct] [--offload] [--json FILE] [-v|-q]\n"
+		"                  [topology options]\n"
 		"\n"
 		"Boot a VM with a synthetic NIC and connect it to two existing network\n"
 		"namespaces: a TAP in --guest-ns is the guest's interface, a TAP in --host-ns\n"
@@ -81,6 +82,9 @@ static void net_usage(FILE *out)
 		"  --guest-if, --host-if  interface names (default cvmbus-g0, cvmbus-h0)\n"
 		"  --mtu N              68..9000 (default 1500); --mac: the adapter's MAC\n"
 		"  --gpa-direct         the guest sends frames as GPA-direct packets\n"
+		"  --offload            checksum and TCP segmentation offload: TAPs with\n"
+		"                       IFF_VNET_HDR, RNDIS checksum and LSOv2 info (64 KiB\n"
+		"                       segments cross the channel as one packet)\n"
 		"  --json FILE          also write the report, with a \"nic\" object, as JSON\n"
 		"\n"
 		"Needs root (TAP devices and namespaces). Make the namespaces first:\n"
@@ -169,6 +173,10 @@ static int net_parse(int argc, char **argv, struct net_opts *o)
 			continue;
 		if (!strcmp(a, "--gpa-direct")) {
 			o->nic.gpa_direct = true;
+			continue;
+		}
+		if (!strcmp(a, "--offload")) {
+			o->nic.offload = true;
 			continue;
 		}
 		t = tool_vm_option(argc, argv, &i, &o->vm, NET_WHO);
@@ -347,6 +355,12 @@ static void net_print(const struct cvmbus_vm_nic_stats *s, struct cvmbus_vm_nic 
 			s->info.send_buf_shared ? "host-visible" : "private");
 	else
 		fprintf(out, "  connect status %d\n", s->connect_status);
+	if (s->connected && s->info.offloads)
+		fprintf(out, "  offloads %#x: %llu lso, %llu checksum frames sent; device: %llu lso, "
+			     "%llu checksum, %llu refused\n",
+			s->info.offloads, (unsigned long long)s->vsc.tx_lso,
+			(unsigned long long)s->vsc.tx_csum, (unsigned long long)s->vsp.tx_lso,
+			(unsigned long long)s->vsp.tx_csum, (unsigned long long)s->vsp.bad_offload);
 	if (!t)
 		return;
 	net_row(t, "guest tap -> driver", s->guest.in_frames, s->guest.in_bytes,
