@@ -518,11 +518,12 @@ static int l3_check(const uint8_t *f, size_t len, bool v6, uint32_t l4_off, uint
 		/* MF set or a fragment offset: not a whole datagram. */
 		if (rd16be(ip + 6) & 0x3fffu)
 			return -EPROTO;
+		/* An LSO frame may carry 0 here (NDIS leaves it to the
+		 * device): a short one yields 0, which only a checksum
+		 * request, whose caller checks it, would use. */
 		tot = rd16be(ip + 2);
-		if (tot < ihl)
-			return -EPROTO;
 		*proto = ip[9];
-		*l4_len = tot - ihl;
+		*l4_len = tot >= ihl ? tot - ihl : 0;
 	} else {
 		const uint8_t *ip = f + CVMBUS_NET_ETH_HLEN;
 

@@ -12,7 +12,14 @@
  * host-visible), once over GPA-direct packets. Then the hostile cases: a
  * guest and a host that send every malformed thing in the brief, each
  * refused and counted, and good frames still flow after them; and a ring
- * violation that ends the device's channel cleanly.
+ * violation that ends the device's channel cleanly. Offloads: the
+ * capability query and the parameters negotiated, a 3000-byte TCP segment
+ * with LSOv2 info in a big send slot arriving whole with its GSO state, a
+ * partial checksum carried as checksum info, one the driver completes
+ * itself (not granted), the device's "checksum good" on receive, and the
+ * device refusing info it did not grant (a raw SET turned LSO off behind
+ * the driver's back; an injected packet with a hostile MSS), channel
+ * intact after each.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -103,7 +110,27 @@ struct rig {
 	struct stream to_host, to_guest;
 	_Atomic int link_events;
 	bool private_bufs;
+	/* Offload tests: the last frame each side handed on, with its state. */
+	struct capture *cap_host, *cap_guest;
 };
+
+struct capture {
+	_Atomic uint64_t n;
+	struct cvmbus_net_offload off;
+	size_t len;
+	uint8_t frame[CVMBUS_NET_GSO_MAX_FRAME];
+};
+
+static void capture_frame(void *ctx, const struct cvmbus_net_offload *off, const void *frame,
+			  size_t len)
+{
+	struct capture *c = ctx;
+
+	c->off = *off;
+	c->len = len;
+	memcpy(c->frame, frame, len);
+	atomic_fetch_add_explicit(&c->n, 1, memory_order_release);
+}
 
 static int guest_read(void *ctx, uint64_t gpa, void *dst, size_t len)
 {
@@ -165,6 +192,8 @@ struct rig_opts {
 	bool gpa_direct;
 	bool link_down;
 	uint32_t mtu;
+	uint32_t vsp_offloads, vsc_offloads; /* with captures instead of streams */
+	uint32_t send_buf;                   /* 0: SEND_BUF */
 	struct cvmbus_exec *exec; /* NULL: a native executor of the rig's own */
 };
 
@@ -182,9 +211,10 @@ static void rig_up(struct rig *r, const struct rig_opts *o, bool connect)
 	struct cvmbus_netvsp_config vc = { .mtu = o->mtu, .link_down = o->link_down };
 	struct cvmbus_netvsc_config cc = {
 		.recv_buf_bytes = RECV_BUF,
-		.send_buf_bytes = SEND_BUF,
+		.send_buf_bytes = o->send_buf ? o->send_buf : SEND_BUF,
 		.gpa_direct = o->gpa_direct,
 	};
+	static struct capture cap_host, cap_guest;
 
 	memset(r, 0, sizeof(*r));
 	r->private_bufs = o->private_bufs;
@@ -217,6 +247,13 @@ static void rig_up(struct rig *r, const struct rig_opts *o, bool connect)
 	memcpy(vc.mac, vsp_mac, 6);
 	vc.tx_frame = stream_check;
 	vc.tx_ctx = &r->to_host;
+	if (o->vsp_offloads) {
+		memset(&cap_host, 0, sizeof(cap_host));
+		r->cap_host = &cap_host;
+		vc.offloads = o->vsp_offloads;
+		vc.tx_frame_off = capture_frame;
+		vc.tx_ctx = &cap_host;
+	}
 	assert_int_equal(cvmbus_netvsp_create(r->exec, &vc, &r->vsp), 0);
 	if (connect && !o->exec)
 		assert_int_equal(cvmbus_netvsp_start(r->vsp), 0);
@@ -226,6 +263,15 @@ static void rig_up(struct rig *r, const struct rig_opts *o, bool connect)
 	cc.rx_ctx = &r->to_guest;
 	cc.link_changed = on_link;
 	cc.link_ctx = r;
+	if (o->vsc_offloads) {
+		memset(&cap_guest, 0, sizeof(cap_guest));
+		r->cap_guest = &cap_guest;
+		cc.offloads = o->vsc_offloads;
+		if (o->vsp_offloads) {
+			cc.rx_frame_off = capture_frame;
+			cc.rx_ctx = &cap_guest;
+		}
+	}
 	assert_int_equal(cvmbus_netvsc_create(r->exec, &cc, &r->vsc), 0);
 	if (connect && !o->exec)
 		assert_int_equal(cvmbus_netvsc_connect(r->vsc), 0);
@@ -1054,6 +1100,327 @@ static void test_ring_violation_closes(void **state)
 	rig_down(&r);
 }
 
+/* ---- offloads ------------------------------------------------------------- */
+
+#define OFF_SEND_BUF (512u * 1024u) /* 85 sections: 3 big slots of 11 */
+
+struct cap_wait {
+	struct capture *c;
+	uint64_t n;
+};
+
+static bool cap_reached(void *ctx)
+{
+	struct cap_wait *w = ctx;
+
+	return atomic_load_explicit(&w->c->n, memory_order_acquire) >= w->n;
+}
+
+struct vsp_bad_wait {
+	struct cvmbus_netvsp *vsp;
+	uint64_t bad_offload;
+};
+
+static bool vsp_bad_offload(void *ctx)
+{
+	struct vsp_bad_wait *w = ctx;
+	struct cvmbus_netvsp_stats s;
+
+	cvmbus_netvsp_get_stats(w->vsp, &s);
+	return s.bad_offload >= w->bad_offload;
+}
+
+/* Ethernet (to the device's MAC) + IPv4 10.0.0.1 -> 10.0.0.2 + TCP, with
+ * total length, header checksum and pseudo-header sum as a Linux guest
+ * has them, worked out by hand: for 3000 payload bytes total length 0be0,
+ * header checksum 1b15, pseudo-header sum 1fd5 (test_rndis.c shows the
+ * sums); for 9000, 2350, 03a5 (4500 + 2350 + 0001 + 4000 + 4006 + 0a00 +
+ * 0001 + 0a00 + 0002 = fc5a) and 3745 (1409 + 233c); for 100, total length 008c, header checksum 2669 (4500 + 008c +
+ * 0001 + 4000 + 4006 + 0a00 + 0001 + 0a00 + 0002 = d996), pseudo-header
+ * sum 1481 (1409 + 0078). The device rewrites none of them. */
+static size_t tcp4_frame(uint8_t *f, size_t payload)
+{
+	static const uint8_t hdr[54] = {
+		0x00, 0x15, 0x5d, 0x12, 0x34, 0x56, 0x00, 0x15, 0x5d, 0x00, 0x00, 0x01, 0x08, 0x00,
+		0x45, 0x00, 0x00, 0x00, 0x00, 0x01, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00,
+		0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02,
+		0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1, 0, 0, 0, 2, 0x50, 0x18, 0xff, 0xff,
+		0x00, 0x00, 0x00, 0x00,
+	};
+
+	memcpy(f, hdr, sizeof(hdr));
+	for (size_t i = 0; i < payload; i++)
+		f[54 + i] = (uint8_t)(i * 7);
+	if (payload == 3000) {
+		f[16] = 0x0b, f[17] = 0xe0, f[24] = 0x1b, f[25] = 0x15, f[50] = 0x1f, f[51] = 0xd5;
+	} else if (payload == 9000) {
+		f[16] = 0x23, f[17] = 0x50, f[24] = 0x03, f[25] = 0xa5, f[50] = 0x37, f[51] = 0x45;
+	} else if (payload == 100) {
+		f[16] = 0x00, f[17] = 0x8c, f[24] = 0x26, f[25] = 0x69, f[50] = 0x14, f[51] = 0x81;
+	}
+	return 54 + payload;
+}
+
+static void test_offload(void **state)
+{
+	const uint32_t mine = CVMBUS_NET_OFFLOAD_CSUM4 | CVMBUS_NET_OFFLOAD_LSO4 |
+			      CVMBUS_NET_OFFLOAD_RXCSUM;
+	/* IPv6 UDP ::1 -> ::2, 4 payload bytes, the pseudo-header sum (1 + 2
+	 * + 000c + 0011 = 0020) in the checksum field. The driver completes
+	 * it (IPv6 checksums are not asked for): 0001 + 0002 + 000c + 0020 +
+	 * 0102 + 0304 = 0435, complement fbca. */
+	static const uint8_t udp6[66] = {
+		0x00, 0x15, 0x5d, 0x12, 0x34, 0x56, 0x00, 0x15, 0x5d, 0x00, 0x00, 0x01, 0x86, 0xdd,
+		0x60, 0, 0, 0, 0x00, 0x0c, 0x11, 0x40,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
+		0x00, 0x01, 0x00, 0x02, 0x00, 0x0c, 0x00, 0x20, 0x01, 0x02, 0x03, 0x04,
+	};
+	static uint8_t f[10000];
+	struct rig_opts o = { .vsp_offloads = CVMBUS_NET_OFFLOAD_ALL, .vsc_offloads = mine,
+			      .send_buf = OFF_SEND_BUF };
+	struct cvmbus_net_offload off = { 0 };
+	struct cvmbus_netvsc_info info;
+	struct cvmbus_netvsc_stats cs;
+	struct cvmbus_netvsp_stats vs;
+	struct cap_wait wh, wg;
+	struct rig r;
+	size_t n;
+
+	(void)state;
+	for (int pass = 0; pass < 2; pass++) {
+		o.private_bufs = pass == 1;
+		rig_up(&r, &o, true);
+		wh = (struct cap_wait){ .c = r.cap_host };
+		wg = (struct cap_wait){ .c = r.cap_guest };
+		/* Granted: what the driver asked, within what the device has. */
+		cvmbus_netvsc_get_info(r.vsc, &info);
+		assert_int_equal(info.offloads, mine);
+		assert_int_equal(cvmbus_netvsp_offloads(r.vsp), mine);
+
+		/* A 9054-byte TCP segment: more than a section (6144), so
+		 * one RNDIS packet in a big slot. */
+		n = tcp4_frame(f, 9000);
+		off = (struct cvmbus_net_offload){ .flags = CVMBUS_NET_OFF_NEEDS_CSUM,
+						   .gso_type = CVMBUS_NET_GSO_TCPV4, .hdr_len = 54,
+						   .gso_size = 1448, .csum_start = 34,
+						   .csum_offset = 16 };
+		assert_int_equal(cvmbus_netvsc_send_frame_off(r.vsc, &off, f, n, 5 * SEC), 0);
+		wh.n = 1;
+		assert_true(eventually(cap_reached, &wh, r.exec));
+		assert_int_equal(r.cap_host->len, n);
+		assert_memory_equal(r.cap_host->frame, f, n);
+		assert_memory_equal(&r.cap_host->off, &off, sizeof(off));
+
+		/* A partial TCP checksum: checksum info, the same state out. */
+		n = tcp4_frame(f, 100);
+		off = (struct cvmbus_net_offload){ .flags = CVMBUS_NET_OFF_NEEDS_CSUM,
+						   .csum_start = 34, .csum_offset = 16 };
+		assert_int_equal(cvmbus_netvsc_send_frame_off(r.vsc, &off, f, n, 5 * SEC), 0);
+		wh.n = 2;
+		assert_true(eventually(cap_reached, &wh, r.exec));
+		assert_int_equal(r.cap_host->len, n);
+		assert_memory_equal(r.cap_host->frame, f, n);
+		assert_memory_equal(&r.cap_host->off, &off, sizeof(off));
+
+		/* IPv6 was not asked for: the driver sums, the frame arrives
+		 * complete. */
+		off = (struct cvmbus_net_offload){ .flags = CVMBUS_NET_OFF_NEEDS_CSUM,
+						   .csum_start = 54, .csum_offset = 6 };
+		assert_int_equal(cvmbus_netvsc_send_frame_off(r.vsc, &off, udp6, sizeof(udp6),
+							      5 * SEC), 0);
+		wh.n = 3;
+		assert_true(eventually(cap_reached, &wh, r.exec));
+		assert_int_equal(r.cap_host->len, sizeof(udp6));
+		assert_int_equal(r.cap_host->off.flags, 0);
+		assert_memory_equal(r.cap_host->frame, udp6, 60);
+		assert_int_equal(r.cap_host->frame[60], 0xfb);
+		assert_int_equal(r.cap_host->frame[61], 0xca);
+		assert_memory_equal(r.cap_host->frame + 62, udp6 + 62, 4);
+		/* ... and an IPv6 GSO frame is not the driver's to send. */
+		off.gso_type = CVMBUS_NET_GSO_TCPV6;
+		off.gso_size = 1000;
+		assert_int_equal(cvmbus_netvsc_send_frame_off(r.vsc, &off, udp6, sizeof(udp6), SEC),
+				 -EINVAL);
+
+		/* Receive: the backend's "checksum good" reaches the guest. */
+		memset(f, 0, 60);
+		memcpy(f, vsp_mac, 6);
+		off = (struct cvmbus_net_offload){ .flags = CVMBUS_NET_OFF_CSUM_VALID };
+		assert_int_equal(cvmbus_netvsp_send_frame_off(r.vsp, &off, f, 60, 5 * SEC), 0);
+		wg.n = 1;
+		assert_true(eventually(cap_reached, &wg, r.exec));
+		assert_int_equal(r.cap_guest->off.flags, CVMBUS_NET_OFF_CSUM_VALID);
+		off.flags = 0;
+		assert_int_equal(cvmbus_netvsp_send_frame_off(r.vsp, &off, f, 60, 5 * SEC), 0);
+		wg.n = 2;
+		assert_true(eventually(cap_reached, &wg, r.exec));
+		assert_int_equal(r.cap_guest->off.flags, 0);
+		assert_memory_equal(r.cap_guest->frame, f, 60);
+
+		cvmbus_netvsc_get_stats(r.vsc, &cs);
+		assert_int_equal(cs.tx_lso, 1);
+		assert_int_equal(cs.tx_big, 1);
+		assert_int_equal(cs.tx_csum, 1);
+		assert_int_equal(cs.tx_csum_sw, 1);
+		assert_int_equal(cs.tx_offload_dropped, 1);
+		assert_int_equal(cs.rx_csum_valid, 1);
+		cvmbus_netvsp_get_stats(r.vsp, &vs);
+		assert_int_equal(vs.tx_lso, 1);
+		assert_int_equal(vs.tx_csum, 1);
+		assert_int_equal(vs.rx_csum_marked, 1);
+		assert_int_equal(vs.bad_offload, 0);
+		rig_down(&r);
+	}
+}
+
+/* The device enforces its grant, whatever the driver believes, and takes
+ * only well-formed offload parameters. */
+static void test_offload_hostile_guest(void **state)
+{
+	struct rig_opts o = { .vsp_offloads = CVMBUS_NET_OFFLOAD_ALL,
+			      .vsc_offloads = CVMBUS_NET_OFFLOAD_ALL, .send_buf = OFF_SEND_BUF };
+	const struct cvmbus_net_offload lso = { .flags = CVMBUS_NET_OFF_NEEDS_CSUM,
+						.gso_type = CVMBUS_NET_GSO_TCPV4, .hdr_len = 54,
+						.gso_size = 1448, .csum_start = 34,
+						.csum_offset = 16 };
+	struct cvmbus_ndis_offload_params p;
+	struct cvmbus_netvsc_info info;
+	struct cvmbus_netvsc_stats cs;
+	const struct cvmbus_gpadl_info *g;
+	struct cvmbus_nvsp_msg m;
+	struct vsp_bad_wait wb;
+	struct cap_wait wh;
+	static uint8_t f[4000], pkt[300];
+	uint32_t status = 0;
+	size_t n;
+	int hl;
+	struct rig r;
+
+	(void)state;
+	rig_up(&r, &o, true);
+	wh = (struct cap_wait){ .c = r.cap_host };
+	wb = (struct vsp_bad_wait){ .vsp = r.vsp };
+	cvmbus_netvsc_get_info(r.vsc, &info);
+	assert_int_equal(info.offloads, CVMBUS_NET_OFFLOAD_ALL);
+
+	/* Malformed parameters: each refused, nothing changes. */
+	memset(&p, 0, sizeof(p));
+	p.header.type = CVMBUS_NDIS_OBJECT_TYPE_DEFAULT;
+	assert_int_equal(cvmbus_netvsc_set(r.vsc, CVMBUS_OID_TCP_OFFLOAD_PARAMETERS, &p, 12,
+					   &status), -EIO);
+	assert_int_equal(status, CVMBUS_RNDIS_STATUS_INVALID_DATA);
+	p.header.type = 0x81;
+	assert_int_equal(cvmbus_netvsc_set(r.vsc, CVMBUS_OID_TCP_OFFLOAD_PARAMETERS, &p, sizeof(p),
+					   &status), -EIO);
+	assert_int_equal(status, CVMBUS_RNDIS_STATUS_INVALID_DATA);
+	p.header.type = CVMBUS_NDIS_OBJECT_TYPE_DEFAULT;
+	p.lso_v1 = CVMBUS_NDIS_OFFLOAD_LSOV2_ENABLED; /* never offered */
+	assert_int_equal(cvmbus_netvsc_set(r.vsc, CVMBUS_OID_TCP_OFFLOAD_PARAMETERS, &p, sizeof(p),
+					   &status), -EIO);
+	assert_int_equal(status, CVMBUS_RNDIS_STATUS_NOT_SUPPORTED);
+	p.lso_v1 = 0;
+	p.udp6_csum = 9;
+	p.lso_v2_ip4 = CVMBUS_NDIS_OFFLOAD_LSOV2_DISABLED; /* not applied: the whole set fails */
+	assert_int_equal(cvmbus_netvsc_set(r.vsc, CVMBUS_OID_TCP_OFFLOAD_PARAMETERS, &p, sizeof(p),
+					   &status), -EIO);
+	assert_int_equal(status, CVMBUS_RNDIS_STATUS_INVALID_DATA);
+	assert_int_equal(cvmbus_netvsp_offloads(r.vsp), CVMBUS_NET_OFFLOAD_ALL);
+
+	/* LSO for IPv4 turned off behind the driver's back: its next LSO
+	 * frame is refused by the device (counted, a failed completion),
+	 * and the channel goes on. */
+	p.udp6_csum = 0;
+	assert_int_equal(cvmbus_netvsc_set(r.vsc, CVMBUS_OID_TCP_OFFLOAD_PARAMETERS, &p, sizeof(p),
+					   &status), 0);
+	assert_int_equal(cvmbus_netvsp_offloads(r.vsp),
+			 CVMBUS_NET_OFFLOAD_ALL & ~CVMBUS_NET_OFFLOAD_LSO4);
+	n = tcp4_frame(f, 3000);
+	assert_int_equal(cvmbus_netvsc_send_frame_off(r.vsc, &lso, f, n, 5 * SEC), 0);
+	wb.bad_offload = 1;
+	assert_true(eventually(vsp_bad_offload, &wb, r.exec));
+	p.lso_v2_ip4 = CVMBUS_NDIS_OFFLOAD_LSOV2_ENABLED;
+	assert_int_equal(cvmbus_netvsc_set(r.vsc, CVMBUS_OID_TCP_OFFLOAD_PARAMETERS, &p, sizeof(p),
+					   &status), 0);
+	assert_int_equal(cvmbus_netvsc_send_frame_off(r.vsc, &lso, f, n, 5 * SEC), 0);
+	wh.n = 1;
+	assert_true(eventually(cap_reached, &wh, r.exec));
+	assert_memory_equal(r.cap_host->frame, f, n);
+
+	/* A packet written straight into a free single section (the last
+	 * of the 52: 85 minus 3 big slots of 11) with an MSS of 1. */
+	n = tcp4_frame(f, 100);
+	hl = cvmbus_rndis_build_packet_header_ppi(pkt, sizeof(pkt), (uint32_t)n, false, 0, true,
+						  CVMBUS_RNDIS_LSO_V2 | (34u << 20) | 1u);
+	assert_int_equal(hl, 60);
+	memcpy(pkt + hl, f, n);
+	g = rig_gpadl(&r, OFF_SEND_BUF);
+	assert_int_equal(cvmbus_mem_write(r.mem, CVMBUS_MEM_VIEW_GUEST, g->gpa + 51 * 6144ull, pkt,
+					  (size_t)hl + n), 0);
+	cvmbus_nvsp_msg_init(&m, CVMBUS_NVSP_SEND_RNDIS_PKT);
+	m.u.rndis.channel_type = CVMBUS_NVSP_CHANNEL_DATA;
+	m.u.rndis.section_index = 51;
+	m.u.rndis.section_size = (uint32_t)((size_t)hl + n);
+	guest_inject(&r, &m, sizeof(m));
+	wb.bad_offload = 2;
+	assert_true(eventually(vsp_bad_offload, &wb, r.exec));
+	/* Good frames still flow. */
+	n = tcp4_frame(f, 3000);
+	assert_int_equal(cvmbus_netvsc_send_frame_off(r.vsc, &lso, f, n, 5 * SEC), 0);
+	wh.n = 2;
+	assert_true(eventually(cap_reached, &wh, r.exec));
+	cvmbus_netvsc_get_stats(r.vsc, &cs);
+	assert_int_equal(cs.tx_failed, 1);
+	rig_down(&r);
+}
+
+/* Offloads need both ends: either one without them, and none are used. */
+static void test_offload_one_sided(void **state)
+{
+	struct rig_opts o = { .vsc_offloads = CVMBUS_NET_OFFLOAD_ALL, .send_buf = OFF_SEND_BUF };
+	const struct cvmbus_net_offload lso = { .flags = CVMBUS_NET_OFF_NEEDS_CSUM,
+						.gso_type = CVMBUS_NET_GSO_TCPV4, .hdr_len = 54,
+						.gso_size = 1448, .csum_start = 34,
+						.csum_offset = 16 };
+	struct cvmbus_netvsc_info info;
+	static uint8_t f[4000], val[200];
+	size_t len = sizeof(val);
+	uint32_t status = 0;
+	struct rig r;
+
+	(void)state;
+	/* A device without offloads: the query is not supported, plain
+	 * traffic as before. */
+	rig_up(&r, &o, true);
+	cvmbus_netvsc_get_info(r.vsc, &info);
+	assert_int_equal(info.offloads, 0);
+	assert_int_equal(cvmbus_netvsc_query(r.vsc, CVMBUS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, val,
+					     &len, &status), -EIO);
+	assert_int_equal(status, CVMBUS_RNDIS_STATUS_NOT_SUPPORTED);
+	good_frames(&r, 0, 20);
+	assert_int_equal(cvmbus_netvsc_send_frame_off(r.vsc, &lso, f, tcp4_frame(f, 3000), SEC),
+			 -EINVAL);
+	rig_down(&r);
+
+	/* A driver that asks for none: the device grants none. */
+	o.vsc_offloads = 0;
+	o.vsp_offloads = CVMBUS_NET_OFFLOAD_ALL;
+	rig_up(&r, &o, true);
+	cvmbus_netvsc_get_info(r.vsc, &info);
+	assert_int_equal(info.offloads, 0);
+	assert_int_equal(cvmbus_netvsp_offloads(r.vsp), 0);
+	/* The capabilities are there for the asking, all 156 bytes. */
+	len = sizeof(val);
+	assert_int_equal(cvmbus_netvsc_query(r.vsc, CVMBUS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, val,
+					     &len, &status), 0);
+	assert_int_equal(len, 156);
+	assert_int_equal(val[0], CVMBUS_NDIS_OBJECT_TYPE_OFFLOAD);
+	assert_int_equal(val[1], 3);
+	assert_int_equal(cvmbus_netvsc_send_frame_off(r.vsc, &lso, f, tcp4_frame(f, 3000), SEC),
+			 -EINVAL);
+	rig_down(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1067,6 +1434,9 @@ int main(void)
 		cmocka_unit_test(test_hostile_guest),
 		cmocka_unit_test(test_hostile_host),
 		cmocka_unit_test(test_ring_violation_closes),
+		cmocka_unit_test(test_offload),
+		cmocka_unit_test(test_offload_hostile_guest),
+		cmocka_unit_test(test_offload_one_sided),
 	};
 
 	/* The hostile tests provoke rate-limited warnings by design. */
