@@ -15,7 +15,16 @@
  * message, which lies inside the input; the fields must be the ones at
  * their documented offsets; the message must parse the same when the
  * buffer ends exactly at msg len, and an accepted message rebuilt with the
- * matching builder must parse back to the same content.
+ * matching builder must parse back to the same content. An accepted PACKET
+ * also goes through the device's offload path as netvsp runs it (its
+ * checksum and LSO info read with cvmbus_rndis_ppi_get, then
+ * cvmbus_net_offload_from_rndis on a private copy of the frame, with every
+ * offload granted and with none): only the documented errors; a frame
+ * accepted with offload state must have that state inside the frame (the
+ * checksum field, the GSO headers, an MSS that keeps segments inside the
+ * MTU), nothing may be accepted with state when nothing was granted, and
+ * the state mapped back to RNDIS info by the driver's side must be
+ * accepted again to the same state (the fix-ups are idempotent).
  *
  * NVSP (byte 0 odd): byte 1 the version (0..4 the supported ones newest
  * first, 5 "before INIT" (0), else a raw u32), byte 2 bit 0 the direction
@@ -321,6 +330,65 @@ static void fz_rndis_rebuild(const struct cvmbus_rndis_msg *m)
 	free(buf);
 }
 
+/* The device's offload path on an accepted PACKET (see the top). */
+static void fz_offload(const struct cvmbus_rndis_msg *m)
+{
+	const uint32_t mtu = 1500;
+	struct cvmbus_net_offload off, again;
+	uint32_t csum = 0, lso = 0, c2, l2;
+	bool hc, hl, hc2, hl2;
+	uint8_t *f;
+	uint16_t v;
+	int rc, rc2;
+
+	rc = cvmbus_rndis_ppi_get(m, CVMBUS_RNDIS_PPI_CHECKSUM, &csum);
+	FZ_CHECK(rc == 0 || rc == -ENOENT || rc == -EINVAL);
+	rc2 = cvmbus_rndis_ppi_get(m, CVMBUS_RNDIS_PPI_LSO, &lso);
+	FZ_CHECK(rc2 == 0 || rc2 == -ENOENT || rc2 == -EINVAL);
+	if (rc == -EINVAL || rc2 == -EINVAL)
+		return;
+	hc = rc == 0;
+	hl = rc2 == 0;
+	f = malloc(m->data_len);
+	FZ_CHECK(f != NULL);
+
+	/* Nothing granted: nothing comes out partial. */
+	memcpy(f, m->data, m->data_len);
+	rc = cvmbus_net_offload_from_rndis(f, m->data_len, mtu, 0, hc, csum, hl, lso, &off);
+	FZ_CHECK(rc == 0 || rc == -EPERM || rc == -EINVAL || rc == -EMSGSIZE || rc == -EPROTO);
+	if (rc == 0)
+		FZ_CHECK(off.flags == 0 && off.gso_type == 0 && m->data_len <= mtu + 14u);
+
+	memcpy(f, m->data, m->data_len);
+	rc = cvmbus_net_offload_from_rndis(f, m->data_len, mtu, CVMBUS_NET_OFFLOAD_ALL, hc, csum, hl,
+					   lso, &off);
+	FZ_CHECK(rc == 0 || rc == -EPERM || rc == -EINVAL || rc == -EMSGSIZE || rc == -EPROTO);
+	if (rc == 0 && off.flags) {
+		FZ_CHECK(off.flags == CVMBUS_NET_OFF_NEEDS_CSUM);
+		FZ_CHECK((uint32_t)off.csum_start + off.csum_offset + 2u <= m->data_len);
+		FZ_CHECK(cvmbus_net_csum_fixup(&off, f, m->data_len, &v) == 0);
+		if (off.gso_type) {
+			FZ_CHECK(off.gso_type == CVMBUS_NET_GSO_TCPV4 ||
+				 off.gso_type == CVMBUS_NET_GSO_TCPV6);
+			FZ_CHECK(off.hdr_len > off.csum_start && off.hdr_len < m->data_len);
+			FZ_CHECK(off.gso_size >= CVMBUS_NET_MIN_MSS &&
+				 off.hdr_len + (uint32_t)off.gso_size <= mtu + 14u);
+			FZ_CHECK(m->data_len <= CVMBUS_NET_GSO_MAX_FRAME);
+		} else {
+			FZ_CHECK(m->data_len <= mtu + 14u);
+		}
+		/* Back through the driver's mapping, and in again. */
+		FZ_CHECK(cvmbus_net_offload_to_rndis(&off, f, m->data_len, CVMBUS_NET_OFFLOAD_ALL,
+						     &hc2, &c2, &hl2, &l2) == 0);
+		FZ_CHECK(cvmbus_net_offload_from_rndis(f, m->data_len, mtu, CVMBUS_NET_OFFLOAD_ALL,
+						       hc2, c2, hl2, l2, &again) == 0);
+		FZ_CHECK(memcmp(&again, &off, sizeof(off)) == 0);
+	} else if (rc == 0) {
+		FZ_CHECK(off.gso_type == 0 && m->data_len <= mtu + 14u);
+	}
+	free(f);
+}
+
 static void fz_rndis(struct fz_in *in)
 {
 	uint8_t *b = malloc(in->n ? in->n : 1);
@@ -350,6 +418,7 @@ static void fz_rndis(struct fz_in *in)
 				FZ_CHECK(!acc);
 			else
 				FZ_CHECK(acc); /* promiscuous takes every frame */
+			fz_offload(&m);
 		}
 	}
 	free(b);

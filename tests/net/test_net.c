@@ -1135,9 +1135,10 @@ static bool vsp_bad_offload(void *ctx)
  * has them, worked out by hand: for 3000 payload bytes total length 0be0,
  * header checksum 1b15, pseudo-header sum 1fd5 (test_rndis.c shows the
  * sums); for 9000, 2350, 03a5 (4500 + 2350 + 0001 + 4000 + 4006 + 0a00 +
- * 0001 + 0a00 + 0002 = fc5a) and 3745 (1409 + 233c); for 100, total length 008c, header checksum 2669 (4500 + 008c +
- * 0001 + 4000 + 4006 + 0a00 + 0001 + 0a00 + 0002 = d996), pseudo-header
- * sum 1481 (1409 + 0078). The device rewrites none of them. */
+ * 0001 + 0a00 + 0002 = fc5a) and 3745 (1409 + 233c); for 100, total
+ * length 008c, header checksum 2669 (4500 + 008c + 0001 + 4000 + 4006 +
+ * 0a00 + 0001 + 0a00 + 0002 = d996), pseudo-header sum 1481 (1409 +
+ * 0078). The device rewrites none of them. */
 static size_t tcp4_frame(uint8_t *f, size_t payload)
 {
 	static const uint8_t hdr[54] = {
