@@ -11,6 +11,10 @@
 #                 and buffers private to the confidential VM
 #   host --processes  the host path with the host's netvsp in cvmbus-host,
 #                 its own process (docs/PROCESSES.md)
+#   ... --offload  host and confidential again with checksum and TCP
+#                 segmentation offload (vnet_hdr TAPs, RNDIS checksum and
+#                 LSOv2 info: 64 KiB segments cross as one packet). The
+#                 forwarder never uses offloads: it is the plain baseline.
 #
 # Each is measured with iperf3 (server in the host namespace, client in the
 # guest namespace, TCP, SECONDS long); the rows are interleaved REPS times
@@ -84,6 +88,10 @@ measure() {
 		"$CVMBUS" net --path host --processes --guest-ns "$G" --host-ns "$H" \
 			--guest-addr $GA/24 --host-addr $HA/24 >"$out" 2>&1 &
 		BG=$! ;;
+	*-offload)
+		"$CVMBUS" net --path "${1%-offload}" --offload --guest-ns "$G" --host-ns "$H" \
+			--guest-addr $GA/24 --host-addr $HA/24 >"$out" 2>&1 &
+		BG=$! ;;
 	*)
 		"$CVMBUS" net --path "$1" --guest-ns "$G" --host-ns "$H" \
 			--guest-addr $GA/24 --host-addr $HA/24 >"$out" 2>&1 &
@@ -127,33 +135,39 @@ measure() {
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "fail" }'; }
 
-F=; HO=; C=; HP=
+F=; HO=; C=; HP=; HX=; CX=
 r=0
 while [ $r -lt "$REPS" ]; do
 	F="$F $(measure forwarder)"
 	HO="$HO $(measure host)"
 	C="$C $(measure confidential)"
 	HP="$HP $(measure host-processes)"
+	HX="$HX $(measure host-offload)"
+	CX="$CX $(measure confidential-offload)"
 	r=$((r + 1))
 done
 fm=$(echo "$F" | tr ' ' '\n' | grep -v fail | median)
 hm=$(echo "$HO" | tr ' ' '\n' | grep -v fail | median)
 cm=$(echo "$C" | tr ' ' '\n' | grep -v fail | median)
 pm=$(echo "$HP" | tr ' ' '\n' | grep -v fail | median)
+hxm=$(echo "$HX" | tr ' ' '\n' | grep -v fail | median)
+cxm=$(echo "$CX" | tr ' ' '\n' | grep -v fail | median)
 
 echo "iperf3 TCP, ${SECS} s, median of $REPS (Mbit/s per run:)"
-printf '%-28s %10s %10s   %s\n' "middle box" "Gbit/s" "vs fwd" "runs (Mbit/s)"
+printf '%-40s %10s %10s   %s\n' "middle box" "Gbit/s" "vs fwd" "runs (Mbit/s)"
 row() {
 	if [ "$2" = fail ]; then
-		printf '%-28s %10s %10s   %s\n' "$1" fail - "$3"
+		printf '%-40s %10s %10s   %s\n' "$1" fail - "$3"
 		return
 	fi
 	ratio=-
 	[ "$fm" != fail ] && ratio=$(awk -v a="$2" -v b="$fm" 'BEGIN { printf "%.2fx", a / b }')
-	printf '%-28s %10s %10s   %s\n' "$1" "$(awk -v a="$2" 'BEGIN { printf "%.2f", a / 1000 }')" \
+	printf '%-40s %10s %10s   %s\n' "$1" "$(awk -v a="$2" 'BEGIN { printf "%.2f", a / 1000 }')" \
 		"$ratio" "$3"
 }
 row "tap_forward (baseline)" "$fm" "$F"
 row "cvmbus net --path host" "$hm" "$HO"
 row "cvmbus net --path confidential" "$cm" "$C"
 row "cvmbus net --path host --processes" "$pm" "$HP"
+row "cvmbus net --path host --offload" "$hxm" "$HX"
+row "cvmbus net --path confidential --offload" "$cxm" "$CX"

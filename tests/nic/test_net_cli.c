@@ -24,6 +24,13 @@
  *                 the device's counters in the JSON came back over that
  *                 link.
  *
+ *   host-offload, confidential-offload  the path again with --offload:
+ *                 the JSON must show every offload granted, the iperf3
+ *                 stream counted as LSO frames by the driver and the
+ *                 device alike, none refused (without --offload: none
+ *                 granted, none used); host-processes-offload: both,
+ *                 cvmbus-host finding the header on the TAP fd it was given.
+ *
  * The root cases skip with a message saying what is missing (root,
  * /dev/net/tun, ip, ping, timeout; iperf3 only skips its own part). The
  * namespaces are deleted at the end, also when a check fails; every
@@ -50,6 +57,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include <cvmbus/net.h>
+
 #ifndef CVMBUS_TOOL_PATH
 #define CVMBUS_TOOL_PATH "cvmbus"
 #endif
@@ -62,6 +71,8 @@
 struct ctx {
 	const char *path; /* "host", "confidential" */
 	bool processes;   /* host-processes: --processes */
+	bool offload;     /* *-offload: --offload */
+	bool iperf_ran;   /* iperf3 was there and ran */
 	char ns_g[48], ns_h[48];
 	bool ns_made;
 	const char *missing;
@@ -329,6 +340,20 @@ static void check_json(struct ctx *c, bool host)
 	assert_int_equal(jint(j, "nic.driver.refused"), 0);
 	assert_true(jint(j, "nic.guest_wire.in_frames") >= 5);
 	assert_true(jint(j, "nic.host_wire.out_frames") >= 5);
+	/* With --offload: everything granted, the iperf3 stream crossed as
+	 * LSO segments, none refused; without: nothing granted. */
+	if (c->offload) {
+		assert_int_equal(jint(j, "nic.offload.granted"), CVMBUS_NET_OFFLOAD_ALL);
+		if (c->iperf_ran) {
+			assert_true(jint(j, "nic.offload.driver_lso") > 0);
+			assert_int_equal(jint(j, "nic.offload.device_lso"),
+					 jint(j, "nic.offload.driver_lso"));
+		}
+	} else {
+		assert_int_equal(jint(j, "nic.offload.granted"), 0);
+		assert_int_equal(jint(j, "nic.offload.device_lso"), 0);
+	}
+	assert_int_equal(jint(j, "nic.offload.device_refused"), 0);
 	assert_int_equal(json_is_true(jget(j, "nic.recv_buffer.host_visible")), host);
 	assert_int_equal(json_is_true(jget(j, "nic.send_buffer.host_visible")), host);
 
@@ -381,7 +406,8 @@ static void test_path(void **state)
 	const char *args[] = { "net", "--path", c->path, "--guest-ns", c->ns_g, "--host-ns",
 			       c->ns_h, "--guest-addr", GUEST_ADDR "/24", "--host-addr",
 			       HOST_ADDR "/24", "--duration", "90", "--json", c->json,
-			       c->processes ? "--processes" : NULL, NULL };
+			       NULL, NULL, NULL };
+	size_t na = 15; /* the first NULL above */
 	char *o;
 	int rc;
 
@@ -390,6 +416,10 @@ static void test_path(void **state)
 		       c->processes ? " (processes)" : "", c->missing);
 		skip();
 	}
+	if (c->processes)
+		args[na++] = "--processes";
+	if (c->offload)
+		args[na++] = "--offload";
 	snprintf(c->out, sizeof(c->out), "%s/net.out", c->dir);
 	c->pid = spawn_tool(c->out, args);
 	assert_true(c->pid > 0);
@@ -431,8 +461,10 @@ static void test_path(void **state)
 		ij = json_load_file(p, 0, NULL);
 		assert_non_null(ij);
 		bytes = json_integer_value(jget(ij, "end.sum_received.bytes"));
-		printf("# iperf3 through the %s path%s: %.2f Gbit/s\n", c->path,
+		c->iperf_ran = true;
+		printf("# iperf3 through the %s path%s%s: %.2f Gbit/s\n", c->path,
 		       c->processes ? " (host in its own process)" : "",
+		       c->offload ? " with offloads" : "",
 		       json_real_value(jget(ij, "end.sum_received.bits_per_second")) / 1e9);
 		json_decref(ij);
 		assert_true(bytes > 0);
@@ -473,6 +505,7 @@ static void ns_delete(struct ctx *c)
 static int setup(void **state)
 {
 	struct ctx *c = *state;
+	char tag;
 
 	if (!mkdtemp(c->dir))
 		return -1;
@@ -491,10 +524,13 @@ static int setup(void **state)
 		c->missing = "no timeout(1): install coreutils";
 	if (c->missing)
 		return 0;
-	snprintf(c->ns_g, sizeof(c->ns_g), "cvmbus-nt-g-%d-%c", (int)getpid(),
-		 c->processes ? 'p' : c->path[0]);
-	snprintf(c->ns_h, sizeof(c->ns_h), "cvmbus-nt-h-%d-%c", (int)getpid(),
-		 c->processes ? 'p' : c->path[0]);
+	/* One letter per case (upper case: with offloads), so that cases
+	 * run side by side never share a namespace. */
+	tag = c->processes ? 'p' : c->path[0];
+	if (c->offload)
+		tag = (char)(tag - 'a' + 'A');
+	snprintf(c->ns_g, sizeof(c->ns_g), "cvmbus-nt-g-%d-%c", (int)getpid(), tag);
+	snprintf(c->ns_h, sizeof(c->ns_h), "cvmbus-nt-h-%d-%c", (int)getpid(), tag);
 	if (sh("timeout 10 ip netns add %s", c->ns_g) != 0) {
 		c->missing = "ip netns add failed (no network namespaces here)";
 		return 0;
@@ -535,17 +571,30 @@ int main(int argc, char **argv)
 	if (!strcmp(c.path, "usage")) {
 		t = (struct CMUnitTest)cmocka_unit_test_prestate(test_usage, &c);
 	} else if (!strcmp(c.path, "host") || !strcmp(c.path, "confidential") ||
-		   !strcmp(c.path, "host-processes")) {
+		   !strcmp(c.path, "host-processes") || !strcmp(c.path, "host-offload") ||
+		   !strcmp(c.path, "confidential-offload") ||
+		   !strcmp(c.path, "host-processes-offload")) {
 		const char *name = c.path;
 
 		if (!strcmp(c.path, "host-processes")) {
 			c.path = "host";
 			c.processes = true;
+		} else if (!strcmp(c.path, "host-offload")) {
+			c.path = "host";
+			c.offload = true;
+		} else if (!strcmp(c.path, "confidential-offload")) {
+			c.path = "confidential";
+			c.offload = true;
+		} else if (!strcmp(c.path, "host-processes-offload")) {
+			c.path = "host";
+			c.processes = true;
+			c.offload = true;
 		}
 		t = (struct CMUnitTest)cmocka_unit_test_prestate(test_path, &c);
 		t.name = name;
 	} else {
-		fprintf(stderr, "usage: test_net_cli usage|host|confidential|host-processes\n");
+		fprintf(stderr, "usage: test_net_cli usage|host|confidential|host-processes|"
+				"host-offload|confidential-offload|host-processes-offload\n");
 		return 2;
 	}
 	t.setup_func = setup;

@@ -395,9 +395,10 @@ static json_t *net_wire_json(const struct cvmbus_vm_nic_wire *w)
 static json_t *net_json(const struct cvmbus_vm_nic_stats *s, struct cvmbus_vm_nic *nic)
 {
 	char mac[24];
+	json_t *j, *off;
 
 	net_mac_text(s->info.mac, mac, sizeof(mac));
-	return json_pack(
+	j = json_pack(
 		"{s:s,s:I,s:b,s:i,s:s,s:I,s:I,s:s,s:s,"
 		"s:{s:I,s:I,s:b},s:{s:I,s:I,s:b},"
 		"s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I},s:o,s:o}",
@@ -414,12 +415,25 @@ static json_t *net_json(const struct cvmbus_vm_nic_stats *s, struct cvmbus_vm_ni
 		"tx_frames", (json_int_t)s->vsp.tx_frames, "tx_bytes", (json_int_t)s->vsp.tx_bytes,
 		"refused",
 		(json_int_t)(s->vsp.bad_nvsp + s->vsp.bad_rndis + s->vsp.bad_section +
-			     s->vsp.bad_frame + s->vsp.bad_gpadl),
+			     s->vsp.bad_frame + s->vsp.bad_gpadl + s->vsp.bad_offload),
 		"driver", "tx_frames", (json_int_t)s->vsc.tx_frames, "tx_bytes",
 		(json_int_t)s->vsc.tx_bytes, "rx_frames", (json_int_t)s->vsc.rx_frames, "rx_bytes",
 		(json_int_t)s->vsc.rx_bytes, "refused",
 		(json_int_t)(s->vsc.bad_xfer + s->vsc.bad_nvsp + s->vsc.bad_rndis),
 		"guest_wire", net_wire_json(&s->guest), "host_wire", net_wire_json(&s->host));
+	/* The offloads granted (CVMBUS_NET_OFFLOAD_* bits) and what used them. */
+	off = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "granted",
+			(json_int_t)s->info.offloads, "driver_lso", (json_int_t)s->vsc.tx_lso,
+			"driver_csum", (json_int_t)s->vsc.tx_csum, "driver_csum_sw",
+			(json_int_t)s->vsc.tx_csum_sw, "driver_rx_csum_valid",
+			(json_int_t)s->vsc.rx_csum_valid, "device_lso", (json_int_t)s->vsp.tx_lso,
+			"device_csum", (json_int_t)s->vsp.tx_csum, "device_refused",
+			(json_int_t)s->vsp.bad_offload);
+	if (j && (!off || json_object_set_new(j, "offload", off))) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
 }
 
 static int net_write_json(const char *path, const struct cvmbus_vm_report *r,
