@@ -14,6 +14,12 @@
  * device notifications. Callers of the public functions wait on the
  * condition variable for what that thread finds.
  *
+ * Offloads (cfg.offloads): after the link queries, the capabilities are
+ * asked and what we want of them SET; frames with the guest kernel's GSO /
+ * partial-checksum state go as one PACKET with LSOv2 or checksum info, a
+ * PACKET larger than a section in a big slot (a run of sections named by
+ * GPA-direct ranges), a checksum nothing granted covers completed here.
+ *
  * Trust: the device is hostile (it may be the untrusted host). Transfer
  * ranges are checked against the receive buffer and the section layout the
  * device announced (each range inside one section), each range is copied

@@ -21,6 +21,12 @@
  * limited rate, and the channel goes on. Only a ring violation ends the
  * channel (the channel layer closes it; this thread then stops, FAILED).
  *
+ * Offloads (cfg.offloads, with tx_frame_off): the capabilities OID is
+ * answered, OID_TCP_OFFLOAD_PARAMETERS taken all or nothing, and every
+ * PACKET's checksum/LSO info checked against its frame by rndis.c before
+ * the frame goes to the backend with its GSO/checksum state; info the
+ * guest was not granted is refused like any other hostile input.
+ *
  * Deadlock freedom with an honest guest: the VSP never has more packets
  * outstanding toward the guest than fit in half the outbound ring (the
  * section count is capped by it), so its own completions always find room.

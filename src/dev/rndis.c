@@ -6,7 +6,12 @@
  * offset/length pair against the message before handing out a pointer, so
  * the device and the driver never index a peer's buffer with a peer's
  * number. Also the packet filter decision (which frames a NIC with a given
- * filter and MAC accepts).
+ * filter and MAC accepts). And the offloads' per-packet info: the
+ * checksum and LSOv2 elements built and read, and the device's check of
+ * them against the frame they describe (docs/NETWORK.md, "Offloads"),
+ * which is where a guest's numbers meet IP and TCP headers: every offset
+ * the info names is checked against the headers actually there before the
+ * frame goes to a kernel with that state.
  *
  * Layout facts: Linux include/linux/rndis.h and drivers/net/hyperv
  * (rndis_filter.c): offsets inside a body count from the body, which starts

@@ -10,6 +10,11 @@
  * server that offers the device, and the server's memory rules decide
  * whether the buffers are host-visible.
  *
+ * With cfg.offload both TAPs are IFF_VNET_HDR: the readers take the
+ * kernel's virtio_net_hdr with each frame and the writers put one back,
+ * the driver asks for offloads and the guest TAP's TUNSETOFFLOAD follows
+ * the grant (a host TAP handed to cvmbus-host says itself, by TUNGETIFF).
+ *
  * Locking: `lock` guards the pointers to the running device and driver and
  * the statistics kept when they stop. Backend callbacks (the device's
  * tx_frame, the driver's rx_frame) run on their receive threads and never
