@@ -449,6 +449,30 @@ def rndis_seeds():
     write(t, "rndis_reset_cmplt", b"\0" + rndis(0x80000006, struct.pack("<II", 0, 1)))
     write(t, "rndis_halt", b"\0" + rndis(3, struct.pack("<I", 6)))
     write(t, "rndis_initialize", b"\0" + rndis(2, struct.pack("<IIII", 7, 1, 0, 0x4000)))
+    # Offloads: an IPv4 TCP frame (00:15:5d:12:34:56 <- 00:15:5d:00:00:01,
+    # 10.0.0.1 -> 10.0.0.2, ports 0x1234 -> 0x5678, PSH|ACK) with payload
+    # bytes 0, 1, 2, ... and per-packet info elements (size 16, type,
+    # offset 12, value): checksum (type 0) 0x00220005 = TCP over IPv4,
+    # header at 34; LSOv2 (type 2) = v2 | IPv4 | header at 34 | mss.
+    def tcp4(payload_len, ip_len):
+        pl = bytes(i % 256 for i in range(payload_len))
+        return (bytes.fromhex("00155d123456" "00155d000001" "0800") +
+                bytes.fromhex("4500") + struct.pack(">H", ip_len) +
+                bytes.fromhex("0001400040060000" "0a000001" "0a000002") +
+                bytes.fromhex("12345678" "00000001" "00000002" "5018ffff" "00000000") + pl)
+
+    def packet(ppis, frame):
+        info = b"".join(struct.pack("<IIII", 16, typ, 12, val) for typ, val in ppis)
+        return b"\0" + rndis(1, struct.pack("<9I", 36 + len(info), len(frame), 0, 0, 0,
+                                            36, len(info), 0, 0), info + frame)
+
+    write(t, "rndis_packet_csum", packet([(0, 0x00220005)], tcp4(100, 140)))
+    # LSO frames leave the IPv4 total length 0 (NDIS does); the device
+    # fixes it per segment.
+    write(t, "rndis_packet_lso", packet([(2, 0x422005A8)], tcp4(3000, 0)))
+    write(t, "rndis_packet_lso_bad_mss", packet([(2, 0x42200001)], tcp4(3000, 0)))
+    write(t, "rndis_packet_csum_lso", packet([(0, 0x00220005), (2, 0x42200218)],
+                                             tcp4(1200, 0)))
 
 
 def nvsp(vsel, h2g, buf_bytes, min_section, count, ssize, msg):
