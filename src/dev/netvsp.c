@@ -353,12 +353,16 @@ int cvmbus_netvsp_send_frame_off(struct cvmbus_netvsp *vsp, const struct cvmbus_
 		}
 	}
 	section_take(vsp, vsp->rx_free_data[--vsp->rx_free_data_n], &s);
-	/* The backend vouched for the checksum (or the frame never had
-	 * one to lose: a partial one is the local stack's): tell a guest
-	 * that asked, as Hyper-V's "checksum succeeded", so its stack does
-	 * not sum again. */
+	/* The backend vouched for the checksum: tell a guest that asked,
+	 * as Hyper-V's "checksum succeeded", so its stack does not sum
+	 * again. Only then: a frame with a partial checksum (NEEDS_CSUM)
+	 * is not correct on the wire, and a guest told it was would pass
+	 * it on wrong if it forwards. None comes today (the host TAP is
+	 * opened without TUN_F_CSUM); one that did would go unmarked and
+	 * the guest would check, and drop, it. */
 	csum_ok = (vsp->offloads & CVMBUS_NET_OFFLOAD_RXCSUM) &&
-		  (off->flags & (CVMBUS_NET_OFF_CSUM_VALID | CVMBUS_NET_OFF_NEEDS_CSUM));
+		  (off->flags & CVMBUS_NET_OFF_CSUM_VALID) &&
+		  !(off->flags & CVMBUS_NET_OFF_NEEDS_CSUM);
 	cvmbus_mutex_unlock(&vsp->lock);
 
 	hlen = cvmbus_rndis_build_packet_header_ppi(
