@@ -277,6 +277,7 @@ static void test_secret_scan_host(void **state)
 struct gate {
 	struct cvmbus_blk blk;
 	struct cvmbus_blk *inner;
+	struct harness *h; /* whose executor the gate's lock belongs to */
 	struct cvmbus_mutex lock;
 	struct cvmbus_cond cond;
 	bool open;
@@ -325,6 +326,12 @@ static struct cvmbus_blk *gate_wrap(struct cvmbus_blk *file, void *arg)
 {
 	struct gate *g = arg;
 
+	/* The harness calls this before it spawns the VSP's threads, which
+	 * thread creation orders after these inits: initialised after
+	 * harness_init, a worker could reach the lock by a path TSan cannot
+	 * follow (the ring's fences), and TSan said so under load. */
+	cvmbus_mutex_init(&g->lock, g->h->exec, "gate");
+	cvmbus_cond_init(&g->cond, g->h->exec, "gate");
 	g->inner = file;
 	g->blk.ops = &gate_ops;
 	g->blk.ctx = g;
@@ -379,9 +386,8 @@ static uint64_t gated_submit(struct harness *h, struct gate *g, const struct har
 	uint64_t buf;
 
 	memset(g, 0, sizeof(*g));
+	g->h = h;
 	harness_init(h, cfg);
-	cvmbus_mutex_init(&g->lock, h->exec, "gate");
-	cvmbus_cond_init(&g->cond, h->exec, "gate");
 	buf = harness_alloc(h, n);
 	for (uint32_t i = 0; i < n; i++) {
 		rw_cmd(&cmd, !alternate || i % 2 == 0, i * 8u, 8, buf + i * PG);
