@@ -376,6 +376,19 @@ static int stop_main(void *arg)
 	return 0;
 }
 
+/* Stop the VSP while the gate holds its I/O: the stop begins (the VSP
+ * leaves RUNNING), only then does the gate open, and the stop ends. */
+static void stop_vsp_behind_gate(struct harness *h, struct gate *g)
+{
+	struct cvmbus_thread *stopper;
+
+	assert_int_equal(cvmbus_thread_spawn(h->exec, &stopper, "stopper", stop_main, h->vsp), 0);
+	while (cvmbus_storvsp_state(h->vsp) == CVMBUS_STORVSP_RUNNING)
+		cvmbus_exec_sleep_ns(h->exec, 1 * MS);
+	gate_set(g, true);
+	assert_int_equal(cvmbus_thread_join(stopper, NULL), 0);
+}
+
 /* The start of every gated fault test: the harness with g wrapped around
  * its backend, n pages of guest buffer, and n 4 KiB requests submitted
  * (writes; with `alternate`, writes and reads in turn). The buffer's GPA. */
@@ -412,7 +425,6 @@ static void test_fault_vsp_stops_mid_io(void **state)
 	struct cvmbus_storvsc_result res;
 	struct cvmbus_storvsp_stats vs;
 	struct cvmbus_storvsc_stats st;
-	struct cvmbus_thread *stopper;
 	struct harness h;
 	uint32_t tags[16];
 	uint64_t buf;
@@ -428,11 +440,7 @@ static void test_fault_vsp_stops_mid_io(void **state)
 		cvmbus_exec_sleep_ns(h.exec, 1 * MS);
 	}
 	assert_int_equal(vs.srbs, 16);
-	assert_int_equal(cvmbus_thread_spawn(h.exec, &stopper, "stopper", stop_main, h.vsp), 0);
-	while (cvmbus_storvsp_state(h.vsp) == CVMBUS_STORVSP_RUNNING)
-		cvmbus_exec_sleep_ns(h.exec, 1 * MS);
-	gate_set(&g, true);
-	assert_int_equal(cvmbus_thread_join(stopper, NULL), 0);
+	stop_vsp_behind_gate(&h, &g);
 
 	for (uint32_t i = 0; i < 16; i++)
 		assert_int_equal(cvmbus_storvsc_wait(h.vsc, tags[i], &res), -ETIMEDOUT);
@@ -469,7 +477,6 @@ static void test_fault_vsp_stops_inline(void **state)
 	struct cvmbus_storvsc_result res;
 	struct cvmbus_storvsp_stats vs;
 	struct cvmbus_storvsc_stats st;
-	struct cvmbus_thread *stopper;
 	struct harness h;
 	uint32_t tags[8];
 	uint64_t buf;
@@ -488,11 +495,7 @@ static void test_fault_vsp_stops_inline(void **state)
 	cvmbus_storvsp_get_stats(h.vsp, &vs);
 	assert_int_equal(vs.srbs, 1);
 
-	assert_int_equal(cvmbus_thread_spawn(h.exec, &stopper, "stopper", stop_main, h.vsp), 0);
-	while (cvmbus_storvsp_state(h.vsp) == CVMBUS_STORVSP_RUNNING)
-		cvmbus_exec_sleep_ns(h.exec, 1 * MS);
-	gate_set(&g, true);
-	assert_int_equal(cvmbus_thread_join(stopper, NULL), 0);
+	stop_vsp_behind_gate(&h, &g);
 	for (uint32_t i = 0; i < 8; i++)
 		assert_int_equal(cvmbus_storvsc_wait(h.vsc, tags[i], &res), -ETIMEDOUT);
 	cvmbus_storvsp_get_stats(h.vsp, &vs);
