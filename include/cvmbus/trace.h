@@ -10,7 +10,8 @@
  *
  * Each event is serialised once, canonically, as one JSON object (the JSON
  * Lines schema of docs/TRACE.md). That text feeds three sinks: a running
- * FNV-1a 64 hash (always on: "same seed, same trace" is a hash compare), an
+ * FNV-1a 64 hash (on unless turned off: "same seed, same trace" is a hash
+ * compare; an export that runs for hours turns it off), an
  * in-memory buffer of copies (tests), and an optional JSON Lines stream or
  * callback (tools, reports).
  *
@@ -44,6 +45,10 @@ enum cvmbus_trace_kind {
 	CVMBUS_TRACE_MSG,        /* a channel message seen by a VMBus party */
 	CVMBUS_TRACE_KIND_COUNT
 };
+
+/* A set of kinds, for cvmbus_trace_set_callback_kinds(): bit k is kind k. */
+#define CVMBUS_TRACE_KIND_BIT(kind) (UINT32_C(1) << (kind))
+#define CVMBUS_TRACE_ALL_KINDS      UINT32_MAX
 
 /* How a register access or hypercall travelled (docs/PLATFORM.md). */
 enum cvmbus_path {
@@ -159,10 +164,23 @@ void cvmbus_trace_buffer_clear(struct cvmbus_trace *trace);
  * a write error turns the stream off and is reported by jsonl_error(). */
 void cvmbus_trace_set_jsonl(struct cvmbus_trace *trace, FILE *f);
 int cvmbus_trace_jsonl_error(const struct cvmbus_trace *trace);
-/* One callback sink (NULL: none). */
+/* One callback sink (NULL: none), for every kind. */
 void cvmbus_trace_set_callback(struct cvmbus_trace *trace, cvmbus_trace_fn fn, void *ctx);
+/* The same for the kinds in `kinds` only (CVMBUS_TRACE_KIND_BIT()s): a
+ * callback that counts channel messages need not make every signal take
+ * the trace's lock once the hash is off. */
+void cvmbus_trace_set_callback_kinds(struct cvmbus_trace *trace, cvmbus_trace_fn fn, void *ctx,
+				     uint32_t kinds);
 
-/* FNV-1a 64 over every emitted line, newline included, in order. */
+/* Hash every event (true, the default) or not. A run whose trace is
+ * compared keeps it on; a long-running export turns it off, and then an
+ * event no other sink wants costs one atomic add (it is counted and gets
+ * a seq, nothing else). Off, cvmbus_trace_hash() keeps the value it had. */
+void cvmbus_trace_set_hash(struct cvmbus_trace *trace, bool on);
+bool cvmbus_trace_hash_on(const struct cvmbus_trace *trace);
+
+/* FNV-1a 64 over every emitted line, newline included, in order (while
+ * the hash is on). */
 uint64_t cvmbus_trace_hash(const struct cvmbus_trace *trace);
 /* Events emitted so far. */
 uint64_t cvmbus_trace_count(const struct cvmbus_trace *trace);

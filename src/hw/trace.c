@@ -33,9 +33,16 @@ struct trace_record {
 struct cvmbus_trace {
 	struct cvmbus_exec *exec;
 	struct cvmbus_mutex lock;
-	uint64_t next_seq;          /* under lock */
 	_Atomic uint64_t hash;      /* written under lock, read anywhere */
-	_Atomic uint64_t count;
+	_Atomic uint64_t count;     /* also the next seq: see cvmbus_trace_emit */
+	bool hash_off;              /* under lock */
+	uint32_t fn_kinds;          /* under lock: the kinds the callback wants */
+	/* Bit k set: an event of kind k has a sink (hash, buffer, stream or
+	 * callback) and takes the lock. Rewritten under the lock whenever a
+	 * sink changes; read without it by emit (relaxed: a sink set while
+	 * another thread emits may miss that one event, as it would if the
+	 * event came a moment earlier). */
+	_Atomic uint32_t sink_kinds;
 
 	struct trace_record *buf;   /* cap entries, the first `kept` filled */
 	size_t cap;
@@ -383,6 +390,7 @@ int cvmbus_trace_create(struct cvmbus_exec *exec, struct cvmbus_trace **out)
 	cvmbus_mutex_init(&t->lock, exec, "trace");
 	atomic_init(&t->hash, FNV64_OFFSET);
 	atomic_init(&t->count, 0);
+	atomic_init(&t->sink_kinds, CVMBUS_TRACE_ALL_KINDS); /* the hash */
 	atomic_init(&t->kept, 0);
 	atomic_init(&t->overflow, 0);
 	*out = t;
@@ -446,37 +454,59 @@ static void buffer_keep(struct cvmbus_trace *t, const struct cvmbus_trace_event 
 	atomic_store_explicit(&t->kept, kept + 1, memory_order_release);
 }
 
+/* Which kinds reach a sink, from the sinks now set. Under the lock. */
+static void sinks_changed(struct cvmbus_trace *t)
+{
+	uint32_t kinds = t->fn ? t->fn_kinds : 0;
+
+	if (!t->hash_off || t->jsonl || t->cap)
+		kinds = CVMBUS_TRACE_ALL_KINDS;
+	atomic_store_explicit(&t->sink_kinds, kinds, memory_order_relaxed);
+}
+
 void cvmbus_trace_emit(struct cvmbus_trace *t, struct cvmbus_trace_event *ev)
 {
 	uint64_t h;
 	int n;
 
-	if (!t || !ev)
+	if (!t || !ev || (unsigned int)ev->kind >= 32u)
 		return;
+	/* An event no sink wants is counted and nothing else: no lock, no
+	 * text. This is the hot path of a long-running export with the hash
+	 * off (every ring signal is a hypercall event), where one lock and a
+	 * JSON line per signal for nobody cost more than the signal. */
+	if (!(atomic_load_explicit(&t->sink_kinds, memory_order_relaxed) &
+	      (UINT32_C(1) << ev->kind))) {
+		ev->seq = atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
+		return;
+	}
 	cvmbus_mutex_lock(&t->lock);
 	/* Time and sequence are taken under the lock so that both grow along
-	 * the order in which the hash and the sinks see the events. */
+	 * the order in which the hash and the sinks see the events (an
+	 * unlocked count above only leaves gaps between them). */
 	ev->t = cvmbus_exec_now_ns(t->exec);
-	ev->seq = t->next_seq++;
+	ev->seq = atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
 	n = cvmbus_trace_format(ev, t->line, sizeof(t->line) - 1);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n > sizeof(t->line) - 2)
 		n = (int)(sizeof(t->line) - 2); /* cut, never overrun: still hashed */
 	t->line[n] = '\n';
-	h = atomic_load_explicit(&t->hash, memory_order_relaxed);
-	for (int i = 0; i <= n; i++) {
-		h ^= (uint8_t)t->line[i];
-		h *= FNV64_PRIME;
+	if (!t->hash_off) {
+		h = atomic_load_explicit(&t->hash, memory_order_relaxed);
+		for (int i = 0; i <= n; i++) {
+			h ^= (uint8_t)t->line[i];
+			h *= FNV64_PRIME;
+		}
+		atomic_store_explicit(&t->hash, h, memory_order_relaxed);
 	}
-	atomic_store_explicit(&t->hash, h, memory_order_relaxed);
-	atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
 	if (t->jsonl && fwrite(t->line, 1, (size_t)n + 1, t->jsonl) != (size_t)n + 1) {
 		t->jsonl_err = -EIO;
 		t->jsonl = NULL;
+		sinks_changed(t);
 	}
 	t->line[n] = '\0';
-	if (t->fn)
+	if (t->fn && (t->fn_kinds & (UINT32_C(1) << ev->kind)))
 		t->fn(t->fn_ctx, ev, t->line, (size_t)n);
 	if (t->cap)
 		buffer_keep(t, ev);
@@ -498,6 +528,7 @@ int cvmbus_trace_buffer_enable(struct cvmbus_trace *t, size_t cap)
 	free(t->buf);
 	t->buf = buf;
 	t->cap = cap;
+	sinks_changed(t);
 	cvmbus_mutex_unlock(&t->lock);
 	return 0;
 }
@@ -535,6 +566,7 @@ void cvmbus_trace_set_jsonl(struct cvmbus_trace *t, FILE *f)
 	cvmbus_mutex_lock(&t->lock);
 	t->jsonl = f;
 	t->jsonl_err = 0;
+	sinks_changed(t);
 	cvmbus_mutex_unlock(&t->lock);
 }
 
@@ -543,14 +575,46 @@ int cvmbus_trace_jsonl_error(const struct cvmbus_trace *t)
 	return t ? t->jsonl_err : -EINVAL;
 }
 
-void cvmbus_trace_set_callback(struct cvmbus_trace *t, cvmbus_trace_fn fn, void *ctx)
+void cvmbus_trace_set_callback_kinds(struct cvmbus_trace *t, cvmbus_trace_fn fn, void *ctx,
+				     uint32_t kinds)
 {
 	if (!t)
 		return;
 	cvmbus_mutex_lock(&t->lock);
 	t->fn = fn;
 	t->fn_ctx = ctx;
+	t->fn_kinds = kinds;
+	sinks_changed(t);
 	cvmbus_mutex_unlock(&t->lock);
+}
+
+void cvmbus_trace_set_callback(struct cvmbus_trace *t, cvmbus_trace_fn fn, void *ctx)
+{
+	cvmbus_trace_set_callback_kinds(t, fn, ctx, CVMBUS_TRACE_ALL_KINDS);
+}
+
+void cvmbus_trace_set_hash(struct cvmbus_trace *t, bool on)
+{
+	if (!t)
+		return;
+	cvmbus_mutex_lock(&t->lock);
+	t->hash_off = !on;
+	sinks_changed(t);
+	cvmbus_mutex_unlock(&t->lock);
+}
+
+bool cvmbus_trace_hash_on(const struct cvmbus_trace *t)
+{
+	bool on;
+
+	if (!t)
+		return false;
+	/* The lock is the writer's; a const reader takes it through a cast
+	 * rather than make every getter non-const. */
+	cvmbus_mutex_lock(&((struct cvmbus_trace *)t)->lock);
+	on = !t->hash_off;
+	cvmbus_mutex_unlock(&((struct cvmbus_trace *)t)->lock);
+	return on;
 }
 
 uint64_t cvmbus_trace_hash(const struct cvmbus_trace *t)

@@ -1186,6 +1186,10 @@ int cvmbus_vm_disk_service_start(const struct cvmbus_vm_disk_service_config *cfg
 		free(svc);
 		return rc;
 	}
+	/* An export runs for hours and nobody compares its trace: without the
+	 * hash, a ring signal (a hypercall event per request, each way) is
+	 * counted, not formatted under the trace's one lock (docs/TRACE.md). */
+	cvmbus_trace_set_hash(cvmbus_vm_trace(svc->vm), false);
 	dc = svc->cfg.disk;
 	dc.exec = cvmbus_vm_exec(svc->vm);
 	rc = cvmbus_vm_disk_create(&dc, &svc->disk);

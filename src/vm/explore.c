@@ -1046,7 +1046,8 @@ int cvmbus_explore_run(enum cvmbus_explore_scenario sc, uint64_t seed,
 	rc = cvmbus_trace_create(x->exec, &x->trace);
 	if (rc)
 		goto fail_exec;
-	cvmbus_trace_set_callback(x->trace, xp_on_trace, x);
+	cvmbus_trace_set_callback_kinds(x->trace, xp_on_trace, x,
+					CVMBUS_TRACE_KIND_BIT(CVMBUS_TRACE_MSG));
 
 	rc = cvmbus_exec_run(x->exec, xp_main, x, &ret);
 

@@ -266,7 +266,10 @@ int cvmbus_vm_run(struct cvmbus_vm *vm, cvmbus_vm_workload_fn workload, void *ar
 	vm->workload = workload;
 	vm->workload_arg = arg;
 	cvmbus_trace_set_jsonl(vm->trace, vm->jsonl);
-	cvmbus_trace_set_callback(vm->trace, vm_trace_counter, vm);
+	/* The report counts channel messages only: a signal (a hypercall
+	 * event on every ring doorbell) need not wake this sink. */
+	cvmbus_trace_set_callback_kinds(vm->trace, vm_trace_counter, vm,
+					CVMBUS_TRACE_KIND_BIT(CVMBUS_TRACE_MSG));
 
 	rc = cvmbus_exec_run(vm->exec, vm_main, vm, &ret);
 

@@ -208,6 +208,83 @@ static void test_hash_buffer_callback(void **state)
 	cvmbus_exec_destroy(exec);
 }
 
+/* A hypercall event as a doorbell emits it (signal event, flag 7). */
+static void signal_event(struct cvmbus_trace_event *ev)
+{
+	cvmbus_trace_event_init(ev, CVMBUS_TRACE_HYPERCALL);
+	ev->from = CVMBUS_MEM_PARTY_GUEST;
+	ev->to = CVMBUS_MEM_PARTY_HYPERVISOR;
+	ev->code = 0x005d; /* HvCallSignalEvent */
+	ev->flag = 7;
+}
+
+/* The export's configuration: hash off, a callback for channel messages
+ * only. A signal then reaches no sink and must not be formatted or handed
+ * to the callback, yet it is counted; turning a sink on brings every kind
+ * back to it. */
+static void test_hash_off_callback_kinds(void **state)
+{
+	struct cvmbus_exec *exec;
+	struct cvmbus_trace *t;
+	struct cvmbus_trace_event ev;
+	struct cb_log log;
+	char line[CVMBUS_TRACE_LINE_MAX];
+	uint8_t bytes[8] = { 0x10, 0, 0, 0, 0, 0, 0, 0 };
+	const uint64_t basis = 0xcbf29ce484222325ull;
+	uint64_t h;
+
+	(void)state;
+	assert_int_equal(cvmbus_exec_native_create(&exec), 0);
+	assert_int_equal(cvmbus_trace_create(exec, &t), 0);
+	assert_true(cvmbus_trace_hash_on(t));
+	memset(&log, 0, sizeof(log));
+	cvmbus_trace_set_callback_kinds(t, cb, &log, CVMBUS_TRACE_KIND_BIT(CVMBUS_TRACE_MSG));
+	cvmbus_trace_set_hash(t, false);
+	assert_false(cvmbus_trace_hash_on(t));
+
+	signal_event(&ev);
+	cvmbus_trace_emit(t, &ev);
+	assert_int_equal(ev.seq, 0);
+	assert_int_equal(log.calls, 0);
+	assert_int_equal(cvmbus_trace_count(t), 1);
+	assert_int_equal(cvmbus_trace_hash(t), basis);
+
+	cvmbus_trace_event_init(&ev, CVMBUS_TRACE_MSG);
+	ev.bytes = bytes;
+	ev.len = sizeof(bytes);
+	cvmbus_trace_emit(t, &ev);
+	assert_int_equal(ev.seq, 1);
+	assert_int_equal(log.calls, 1);
+	assert_non_null(strstr(log.last, "\"seq\":1,\"t\":"));
+	assert_int_equal(cvmbus_trace_hash(t), basis); /* still off */
+
+	/* A buffer is a sink of every kind: the signal is kept, but the
+	 * callback still gets only what it asked for. */
+	assert_int_equal(cvmbus_trace_buffer_enable(t, 4), 0);
+	signal_event(&ev);
+	cvmbus_trace_emit(t, &ev);
+	assert_int_equal(cvmbus_trace_buffer_count(t), 1);
+	assert_int_equal(cvmbus_trace_buffer_at(t, 0)->seq, 2);
+	assert_int_equal(cvmbus_trace_buffer_at(t, 0)->flag, 7);
+	assert_int_equal(log.calls, 1);
+	assert_int_equal(cvmbus_trace_hash(t), basis);
+
+	/* The hash back on, the buffer off: the next signal is hashed. */
+	assert_int_equal(cvmbus_trace_buffer_enable(t, 0), 0);
+	cvmbus_trace_set_hash(t, true);
+	signal_event(&ev);
+	cvmbus_trace_emit(t, &ev);
+	assert_int_equal(ev.seq, 3);
+	cvmbus_trace_format(&ev, line, sizeof(line));
+	h = fnv1a(basis, line, strlen(line));
+	h = fnv1a(h, "\n", 1);
+	assert_int_equal(cvmbus_trace_hash(t), h);
+	assert_int_equal(cvmbus_trace_count(t), 4);
+	assert_int_equal(log.calls, 1);
+	cvmbus_trace_destroy(t);
+	cvmbus_exec_destroy(exec);
+}
+
 /* ---- the deterministic platform ----------------------------------------------------------------- */
 
 #define SCEN_VCPUS 3u
@@ -484,6 +561,7 @@ int main(void)
 		cmocka_unit_test(test_format_reg_event),
 		cmocka_unit_test(test_format_msg_and_visibility),
 		cmocka_unit_test(test_hash_buffer_callback),
+		cmocka_unit_test(test_hash_off_callback_kinds),
 		cmocka_unit_test(test_same_seed_same_trace),
 	};
 

@@ -518,6 +518,10 @@ int cmd_net(int argc, char **argv)
 		ret = rc == -ENOMEM ? CVMBUS_EXIT_FAILURE : CVMBUS_EXIT_USAGE;
 		goto out;
 	}
+	/* A forwarding NIC runs until stopped and nobody compares its trace:
+	 * without the hash, each ring signal is counted, not formatted under
+	 * the trace's lock (docs/TRACE.md). */
+	cvmbus_trace_set_hash(cvmbus_vm_trace(vm), false);
 	rc = cvmbus_vm_nic_create(vm, &o.nic, &nic, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, NET_WHO ": %s\n", err[0] ? err : strerror(-rc));
