@@ -36,7 +36,9 @@
  * (every access is at pfn[i] * 4096 + in-page offset for the page the
  * byte falls in, never crossing a page, never past byte_count), a walk
  * past byte_count is refused before any access, and a failing access ends
- * the walk with its error.
+ * the walk with its error; a hold of a range's first bytes (storvsp's
+ * direct READ) is granted exactly when they are one run of consecutive
+ * PFNs, at the right address, and released once.
  */
 #include <errno.h>
 
@@ -67,6 +69,10 @@ struct fz_gpa {
 	bool active;
 	bool fail_after_first;
 	unsigned signals;
+	/* A hold in progress: what the channel asked for. */
+	uint64_t hold_gpa;
+	size_t hold_len;
+	unsigned holds, releases;
 };
 
 static uint32_t fz_le32(const uint8_t *b)
@@ -124,6 +130,29 @@ static int fz_mem_write(void *ctx, uint64_t gpa, const void *src, size_t len)
 	return rc;
 }
 
+static uint8_t fz_held[8];
+
+static int fz_mem_hold(void *ctx, uint64_t gpa, size_t len, void **ptr)
+{
+	struct fz_gpa *g = ctx;
+
+	g->hold_gpa = gpa;
+	g->hold_len = len;
+	g->holds++;
+	*ptr = fz_held;
+	return 0;
+}
+
+static void fz_mem_release(void *ctx, uint64_t gpa, size_t len)
+{
+	struct fz_gpa *g = ctx;
+
+	/* Only what was held, once. */
+	FZ_CHECK(g->holds == g->releases + 1);
+	FZ_CHECK(gpa == g->hold_gpa && len == g->hold_len);
+	g->releases++;
+}
+
 static void fz_signal(void *ctx)
 {
 	((struct fz_gpa *)ctx)->signals++;
@@ -133,6 +162,8 @@ static const struct cvmbus_channel_ops fz_ops = {
 	.signal = fz_signal,
 	.mem_read = fz_mem_read,
 	.mem_write = fz_mem_write,
+	.mem_hold = fz_mem_hold,
+	.mem_release = fz_mem_release,
 };
 
 /* ---- The split --------------------------------------------------------------- */
@@ -215,6 +246,41 @@ static void fz_walk_one(struct cvmbus_channel *ch, struct fz_gpa *g,
 	free(buf);
 }
 
+/* A hold of the first len bytes: granted exactly when they lie in one
+ * run of consecutive PFNs whose addresses fit in 64 bits, at the first
+ * PFN's address plus byte_offset; refused otherwise without asking the
+ * ops. The release hands back the same range. */
+static void fz_hold_one(struct cvmbus_channel *ch, struct fz_gpa *g,
+			const struct cvmbus_ring_gpa_view *v, size_t len)
+{
+	bool run = len > 0 && len <= v->byte_count;
+	uint64_t last = 0, pfn0 = 0;
+	unsigned before = g->holds;
+	void *ptr = NULL;
+	int rc;
+
+	if (run) {
+		last = ((uint64_t)v->byte_offset + len - 1) / FZ_PAGE;
+		pfn0 = fz_view_pfn(v, 0);
+		run = pfn0 <= (UINT64_MAX >> 12) - last;
+		for (uint64_t i = 1; run && i <= last; i++)
+			run = fz_view_pfn(v, i) == pfn0 + i;
+	}
+	rc = cvmbus_channel_gpa_hold(ch, v, len, &ptr);
+	if (!len || len > v->byte_count) {
+		FZ_CHECK(rc == -EINVAL && g->holds == before);
+		return;
+	}
+	if (!run) {
+		FZ_CHECK(rc == -EOPNOTSUPP && g->holds == before);
+		return;
+	}
+	FZ_CHECK(rc == 0 && ptr == fz_held && g->holds == before + 1);
+	FZ_CHECK(g->hold_gpa == pfn0 * FZ_PAGE + v->byte_offset && g->hold_len == len);
+	cvmbus_channel_gpa_release(ch, v, len, 0);
+	FZ_CHECK(g->releases == g->holds);
+}
+
 static void fz_packets(struct cvmbus_channel *ch, struct fz_gpa *g, const struct fz_walk *walks,
 		       unsigned nwalks)
 {
@@ -250,8 +316,10 @@ static void fz_packets(struct cvmbus_channel *ch, struct fz_gpa *g, const struct
 			FZ_CHECK(v.pfn_bytes >= pkt.ranges &&
 				 (size_t)(v.pfn_bytes - pkt.ranges) + 8u * (size_t)v.pfn_count <=
 					 pkt.ranges_len);
-			for (unsigned i = 0; i < nwalks; i++)
+			for (unsigned i = 0; i < nwalks; i++) {
 				fz_walk_one(ch, g, &v, &walks[i]);
+				fz_hold_one(ch, g, &v, walks[i].len);
+			}
 		}
 	}
 }

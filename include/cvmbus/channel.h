@@ -64,6 +64,12 @@ struct cvmbus_channel_ops {
 	 * reach external memory. */
 	int (*mem_read)(void *ctx, uint64_t gpa, void *dst, size_t len);
 	int (*mem_write)(void *ctx, uint64_t gpa, const void *src, size_t len);
+	/* Hold [gpa, gpa+len) with the same rights and give a pointer to it,
+	 * valid and kept in its visibility until mem_release: for a device
+	 * that reads from its backend straight into guest memory, as a DMA
+	 * would, instead of through a private buffer and a copy. NULL: copy. */
+	int (*mem_hold)(void *ctx, uint64_t gpa, size_t len, void **ptr);
+	void (*mem_release)(void *ctx, uint64_t gpa, size_t len);
 	/* Guest side: a GPADL over `bytes` of new guest memory, private iff the
 	 * channel has confidential external memory, host-visible otherwise (the
 	 * client's rule). NULL: unsupported (-EOPNOTSUPP). */
@@ -236,6 +242,21 @@ int cvmbus_channel_gpa_read(struct cvmbus_channel *ch, const struct cvmbus_ring_
 			    uint32_t offset, void *dst, size_t len);
 int cvmbus_channel_gpa_write(struct cvmbus_channel *ch, const struct cvmbus_ring_gpa_view *range,
 			     uint32_t offset, const void *src, size_t len);
+
+/* Hold the first `len` bytes of a received GPA range for a direct access
+ * (ops->mem_hold): *out points at them until cvmbus_channel_gpa_release().
+ * Only a range whose pages are consecutive guest pages (one run, as a
+ * guest's contiguous buffer gives) can be held: -EOPNOTSUPP for any other
+ * and for an endpoint without mem_hold, and the caller copies instead.
+ * -EINVAL if len passes byte_count, -EFAULT as the ops say. Hold briefly:
+ * a visibility change of those pages waits for the release. */
+int cvmbus_channel_gpa_hold(struct cvmbus_channel *ch, const struct cvmbus_ring_gpa_view *range,
+			    size_t len, void **out);
+/* Let a held range go; `written` bytes (from its start) were stored
+ * through the pointer and count as external bytes written. */
+void cvmbus_channel_gpa_release(struct cvmbus_channel *ch,
+				const struct cvmbus_ring_gpa_view *range, size_t len,
+				size_t written);
 
 void cvmbus_channel_get_stats(struct cvmbus_channel *ch, struct cvmbus_channel_stats *out);
 

@@ -189,6 +189,15 @@ int cvmbus_mem_read(struct cvmbus_mem *mem, enum cvmbus_mem_view view, uint64_t 
 		    void *dst, size_t len);
 int cvmbus_mem_write(struct cvmbus_mem *mem, enum cvmbus_mem_view view, uint64_t gpa,
 		     const void *src, size_t len);
+/* Hold [gpa, gpa+len) in the view and give a pointer to it, for a device
+ * that moves data straight into or out of guest memory (a pread into the
+ * guest's buffer, as a DMA would): the same checks as read/write, and
+ * until cvmbus_mem_release() no page of the range can change visibility
+ * (a transition waits, as it waits for a copy in progress). Hold briefly
+ * and never wait for another party while holding. -EFAULT as read/write. */
+int cvmbus_mem_hold(struct cvmbus_mem *mem, enum cvmbus_mem_view view, uint64_t gpa,
+		    size_t len, void **out);
+void cvmbus_mem_release(struct cvmbus_mem *mem, uint64_t gpa, size_t len);
 /* A pointer into the view for [gpa, gpa+len). Valid until a page of that
  * range changes visibility; touching it after that faults, as on hardware. */
 int cvmbus_mem_ptr(struct cvmbus_mem *mem, enum cvmbus_mem_view view, uint64_t gpa,
@@ -279,6 +288,11 @@ int cvmbus_mem_host_read(struct cvmbus_mem_host_view *hv, uint64_t alias, void *
 			 size_t len);
 int cvmbus_mem_host_write(struct cvmbus_mem_host_view *hv, uint64_t alias, const void *src,
 			  size_t len);
+/* cvmbus_mem_hold()/release() through the host's window: every page of
+ * the range visible now, and kept so until the release. */
+int cvmbus_mem_host_hold(struct cvmbus_mem_host_view *hv, uint64_t alias, size_t len,
+			 void **out);
+void cvmbus_mem_host_release(struct cvmbus_mem_host_view *hv, uint64_t alias, size_t len);
 int cvmbus_mem_host_ptr(struct cvmbus_mem_host_view *hv, uint64_t alias, size_t len,
 			void **out);
 void *cvmbus_mem_host_view_base(const struct cvmbus_mem_host_view *hv);

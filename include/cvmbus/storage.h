@@ -525,7 +525,8 @@ struct cvmbus_storvsp_config {
 	/* SRBs that move at most this many bytes run on the receive thread
 	 * itself instead of a worker (flushes and unmaps never do): below a
 	 * few pages the hand-over costs more than the I/O. 0 = 16 KiB;
-	 * CVMBUS_STORVSP_INLINE_NONE: every SRB goes to a worker. */
+	 * CVMBUS_STORVSP_INLINE_NONE: every SRB goes to a worker (also in a
+	 * VTL2 pass, which otherwise runs SRBs of any size itself). */
 	uint32_t inline_max;
 };
 #define CVMBUS_STORVSP_INLINE_NONE UINT32_MAX
@@ -556,6 +557,9 @@ struct cvmbus_storvsp_stats {
 	uint64_t send_errors;    /* completions that could not be sent */
 	uint64_t bytes_read;     /* device -> guest */
 	uint64_t bytes_written;  /* guest -> device */
+	/* Of bytes_read, those the backend read straight into the guest's
+	 * buffer (held through the channel, no private copy). */
+	uint64_t bytes_read_direct;
 	uint32_t max_in_flight;
 };
 

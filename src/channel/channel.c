@@ -601,6 +601,57 @@ int cvmbus_channel_gpa_write(struct cvmbus_channel *ch, const struct cvmbus_ring
 	return rc;
 }
 
+/* The GPA of the first `len` bytes of a range if they lie in one run of
+ * consecutive pages; false otherwise (the page list is the guest's, so
+ * nothing says two entries are adjacent until each is checked). */
+static bool gpa_run(const struct cvmbus_ring_gpa_view *range, size_t len, uint64_t *gpa)
+{
+	uint64_t last, pfn0;
+
+	if (!len || len > range->byte_count || !range->pfn_count)
+		return false;
+	last = ((uint64_t)range->byte_offset + len - 1) / CVMBUS_RING_PAGE_SIZE;
+	if (last >= range->pfn_count)
+		return false;
+	pfn0 = cvmbus_ring_gpa_view_pfn(range, 0);
+	if (pfn0 > (UINT64_MAX >> 12) - last)
+		return false;
+	for (uint32_t i = 1; i <= last; i++)
+		if (cvmbus_ring_gpa_view_pfn(range, i) != pfn0 + i)
+			return false;
+	*gpa = pfn0 * CVMBUS_RING_PAGE_SIZE + range->byte_offset;
+	return true;
+}
+
+int cvmbus_channel_gpa_hold(struct cvmbus_channel *ch, const struct cvmbus_ring_gpa_view *range,
+			    size_t len, void **out)
+{
+	uint64_t gpa;
+
+	if (!ch || !range || !out || !len || len > range->byte_count)
+		return -EINVAL;
+	if (!ch->ops->mem_hold || !ch->ops->mem_release || !gpa_run(range, len, &gpa))
+		return -EOPNOTSUPP;
+	return ch->ops->mem_hold(ch->ctx, gpa, len, out);
+}
+
+void cvmbus_channel_gpa_release(struct cvmbus_channel *ch,
+				const struct cvmbus_ring_gpa_view *range, size_t len,
+				size_t written)
+{
+	uint64_t gpa;
+
+	/* The hold checked the same range: the run is found again. */
+	if (!ch || !range || !ch->ops->mem_release || !gpa_run(range, len, &gpa))
+		return;
+	ch->ops->mem_release(ch->ctx, gpa, len);
+	if (written) {
+		cvmbus_mutex_lock(&ch->stats_lock);
+		ch->stats.ext_bytes_written += written;
+		cvmbus_mutex_unlock(&ch->stats_lock);
+	}
+}
+
 /* ---- device-buffer GPADLs ------------------------------------------------- */
 
 int cvmbus_channel_gpadl_create(struct cvmbus_channel *ch, uint64_t bytes,

@@ -68,6 +68,25 @@ static int pair_host_write(void *ctx, uint64_t gpa, const void *src, size_t len)
 	return p->host_mem_ops->mem_write(p->host_mem_ctx, gpa, src, len);
 }
 
+/* The device side may hold guest memory if its ops can (-EOPNOTSUPP
+ * otherwise: the device copies instead). */
+static int pair_host_hold(void *ctx, uint64_t gpa, size_t len, void **ptr)
+{
+	struct cvmbus_channel_pair *p = ctx;
+
+	if (!p->host_mem_ops || !p->host_mem_ops->mem_hold || !p->host_mem_ops->mem_release)
+		return -EOPNOTSUPP;
+	return p->host_mem_ops->mem_hold(p->host_mem_ctx, gpa, len, ptr);
+}
+
+static void pair_host_release(void *ctx, uint64_t gpa, size_t len)
+{
+	struct cvmbus_channel_pair *p = ctx;
+
+	/* Only reached after a hold, which needed both ops. */
+	p->host_mem_ops->mem_release(p->host_mem_ctx, gpa, len);
+}
+
 /* The guest side of a device-buffer GPADL: contiguous guest pages, made
  * host-visible unless the pair models confidential external memory. */
 static int pair_gpadl_create(void *ctx, uint64_t bytes, struct cvmbus_gpadl_info *out)
@@ -209,6 +228,7 @@ int cvmbus_channel_pair_create(struct cvmbus_channel_pair *p,
 	};
 	p->host_ops = (struct cvmbus_channel_ops){
 		.signal = pair_signal_guest, .mem_read = pair_host_read, .mem_write = pair_host_write,
+		.mem_hold = pair_host_hold, .mem_release = pair_host_release,
 		.gpadl_lookup = pair_gpadl_lookup,
 	};
 	cvmbus_mutex_init(&p->gpadl_lock, cfg->exec, "pair-gpadl");

@@ -520,6 +520,33 @@ int cvmbus_mem_write(struct cvmbus_mem *mem, enum cvmbus_mem_view view, uint64_t
 	return view_copy(mem, view, gpa, NULL, src, len);
 }
 
+int cvmbus_mem_hold(struct cvmbus_mem *mem, enum cvmbus_mem_view view, uint64_t gpa,
+		    size_t len, void **out)
+{
+	uint64_t first, n;
+	int rc;
+
+	if (!out || !len)
+		return -EINVAL;
+	rc = view_range(mem, view, gpa, len, &first, &n);
+	if (rc)
+		return rc;
+	/* The reader count a copy takes, kept until the release: a
+	 * transition of any of these pages waits for it (mem_pg_wait_idle). */
+	if (!mem_pg_enter(mem->pg, first, n, VIEW_ACCEPT))
+		return -EFAULT;
+	*out = mem->view[view] + gpa;
+	return 0;
+}
+
+void cvmbus_mem_release(struct cvmbus_mem *mem, uint64_t gpa, size_t len)
+{
+	if (!mem || !len)
+		return;
+	mem_pg_leave(mem->pg, gpa / CVMBUS_MEM_PAGE_SIZE,
+		     (gpa + len - 1) / CVMBUS_MEM_PAGE_SIZE - gpa / CVMBUS_MEM_PAGE_SIZE + 1);
+}
+
 int cvmbus_mem_ptr(struct cvmbus_mem *mem, enum cvmbus_mem_view view, uint64_t gpa,
 		   size_t len, void **out)
 {

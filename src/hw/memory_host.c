@@ -281,6 +281,34 @@ int cvmbus_mem_host_write(struct cvmbus_mem_host_view *hv, uint64_t alias, const
 	return host_copy(hv, alias, NULL, src, len);
 }
 
+int cvmbus_mem_host_hold(struct cvmbus_mem_host_view *hv, uint64_t alias, size_t len,
+			 void **out)
+{
+	uint64_t off, first, n;
+	int rc;
+
+	if (!hv || !len || !out)
+		return -EINVAL;
+	rc = host_resolve(hv, alias, len, &off, &first, &n);
+	if (rc)
+		return rc;
+	/* As host_copy, with the leave deferred to the release. */
+	if (!mem_pg_enter(hv->pg, first, n, 1u << HOST_PG_VISIBLE))
+		return host_fault(hv, alias);
+	*out = hv->base + off;
+	return 0;
+}
+
+void cvmbus_mem_host_release(struct cvmbus_mem_host_view *hv, uint64_t alias, size_t len)
+{
+	uint64_t off, first, n;
+
+	/* The hold resolved the same alias and length: this cannot fail. */
+	if (!hv || !len || host_resolve(hv, alias, len, &off, &first, &n))
+		return;
+	mem_pg_leave(hv->pg, first, n);
+}
+
 int cvmbus_mem_host_ptr(struct cvmbus_mem_host_view *hv, uint64_t alias, size_t len,
 			void **out)
 {

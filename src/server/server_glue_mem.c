@@ -376,9 +376,31 @@ static int guest_addr(struct cvmbus_server_glue *g, uint64_t addr, size_t len, u
 	return in_guest_ram(g, *gpa, len) ? 0 : -EFAULT;
 }
 
-/* The host: a plain GPA below the boundary means its shared alias; the
+/* What a device asks of guest memory: a copy either way, or a hold (a
+ * pointer valid until the release, for a direct read or write). */
+enum sg_access { SG_READ, SG_WRITE, SG_HOLD };
+
+/* buf: the caller's buffer, or for SG_HOLD the void * to set. */
+static int view_access(struct cvmbus_server_glue *g, bool host, uint64_t gpa, void *buf,
+		       size_t len, enum sg_access how)
+{
+	if (host) {
+		uint64_t alias = cvmbus_mem_gpa_to_alias(g->mem, gpa);
+
+		return how == SG_HOLD	 ? cvmbus_mem_host_hold(g->hv, alias, len, buf)
+		       : how == SG_WRITE ? cvmbus_mem_host_write(g->hv, alias, buf, len)
+					 : cvmbus_mem_host_read(g->hv, alias, buf, len);
+	}
+	return how == SG_HOLD	 ? cvmbus_mem_hold(g->mem, CVMBUS_MEM_VIEW_PARAVISOR, gpa, len, buf)
+	       : how == SG_WRITE ? cvmbus_mem_write(g->mem, CVMBUS_MEM_VIEW_PARAVISOR, gpa, buf, len)
+				 : cvmbus_mem_read(g->mem, CVMBUS_MEM_VIEW_PARAVISOR, gpa, buf, len);
+}
+
+/* The host: whatever address the guest named (a GPA or, in an isolated
+ * partition, the shared alias) is resolved to the page's shared alias; the
  * host view then refuses (and counts) whatever is not host-visible now. */
-static int host_access(struct sg_chan *c, uint64_t addr, void *buf, size_t len, bool write)
+static int host_access(struct sg_chan *c, uint64_t addr, void *buf, size_t len,
+		       enum sg_access how)
 {
 	struct cvmbus_server_glue *g = c->glue;
 	uint64_t gpa;
@@ -386,9 +408,7 @@ static int host_access(struct sg_chan *c, uint64_t addr, void *buf, size_t len, 
 
 	if (guest_addr(g, addr, len, &gpa, &alias))
 		return -EFAULT;
-	addr = cvmbus_mem_gpa_to_alias(g->mem, gpa);
-	return write ? cvmbus_mem_host_write(g->hv, addr, buf, len)
-		     : cvmbus_mem_host_read(g->hv, addr, buf, len);
+	return view_access(g, true, gpa, buf, len, how);
 }
 
 /* The paravisor: a shared alias must name a host-visible page; a plain
@@ -396,7 +416,7 @@ static int host_access(struct sg_chan *c, uint64_t addr, void *buf, size_t len, 
  * memory, otherwise it too must be host-visible (the host's rule, so a
  * non-confidential device never comes to depend on private memory). */
 static int paravisor_access(struct sg_chan *c, uint64_t addr, void *buf, size_t len,
-			    bool write)
+			    enum sg_access how)
 {
 	struct cvmbus_server_glue *g = c->glue;
 	uint64_t gpa, first, last;
@@ -416,29 +436,49 @@ static int paravisor_access(struct sg_chan *c, uint64_t addr, void *buf, size_t 
 		if (k == SG_PAGE_PRIVATE && (alias || !c->confidential_external_memory))
 			return -EFAULT;
 	}
-	return write ? cvmbus_mem_write(g->mem, CVMBUS_MEM_VIEW_PARAVISOR, gpa, buf, len)
-		     : cvmbus_mem_read(g->mem, CVMBUS_MEM_VIEW_PARAVISOR, gpa, buf, len);
+	return view_access(g, false, gpa, buf, len, how);
+}
+
+static int chan_access(struct sg_chan *c, uint64_t gpa, void *buf, size_t len,
+		       enum sg_access how)
+{
+	if (c->glue->role == CVMBUS_SERVER_ROLE_HOST)
+		return host_access(c, gpa, buf, len, how);
+	return paravisor_access(c, gpa, buf, len, how);
 }
 
 static int chan_mem_read(void *ctx, uint64_t gpa, void *dst, size_t len)
 {
-	struct sg_chan *c = ctx;
-
-	if (c->glue->role == CVMBUS_SERVER_ROLE_HOST)
-		return host_access(c, gpa, dst, len, false);
-	return paravisor_access(c, gpa, dst, len, false);
+	return chan_access(ctx, gpa, dst, len, SG_READ);
 }
 
 static int chan_mem_write(void *ctx, uint64_t gpa, const void *src, size_t len)
 {
-	struct sg_chan *c = ctx;
 	/* The accessors take a non-const buffer for both directions; a write
 	 * only reads it. */
-	void *buf = (void *)(uintptr_t)src;
+	return chan_access(ctx, gpa, (void *)(uintptr_t)src, len, SG_WRITE);
+}
 
-	if (c->glue->role == CVMBUS_SERVER_ROLE_HOST)
-		return host_access(c, gpa, buf, len, true);
-	return paravisor_access(c, gpa, buf, len, true);
+static int chan_mem_hold(void *ctx, uint64_t gpa, size_t len, void **ptr)
+{
+	return chan_access(ctx, gpa, ptr, len, SG_HOLD);
+}
+
+/* The hold passed every check for this very range: resolve it the same
+ * way and let the pages go. */
+static void chan_mem_release(void *ctx, uint64_t addr, size_t len)
+{
+	struct sg_chan *c = ctx;
+	struct cvmbus_server_glue *g = c->glue;
+	uint64_t gpa;
+	bool alias;
+
+	if (!len || guest_addr(g, addr, len, &gpa, &alias))
+		return;
+	if (g->role == CVMBUS_SERVER_ROLE_HOST)
+		cvmbus_mem_host_release(g->hv, cvmbus_mem_gpa_to_alias(g->mem, gpa), len);
+	else
+		cvmbus_mem_release(g->mem, gpa, len);
 }
 
 /* A device asks for a GPADL the guest named in its device protocol: only
@@ -474,6 +514,8 @@ void sg_chan_ops_init(struct sg_chan *c)
 	c->ch_ops.signal = chan_signal;
 	c->ch_ops.mem_read = chan_mem_read;
 	c->ch_ops.mem_write = chan_mem_write;
+	c->ch_ops.mem_hold = chan_mem_hold;
+	c->ch_ops.mem_release = chan_mem_release;
 	c->ch_ops.gpadl_lookup = chan_gpadl_lookup;
 }
 

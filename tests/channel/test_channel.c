@@ -44,9 +44,36 @@ static int fake_write(void *ctx, uint64_t gpa, const void *src, size_t len)
 	return 0;
 }
 
+/* Holds: what the channel asked for, and how many are out. */
+static uint64_t fake_hold_gpa;
+static size_t fake_hold_len;
+static int fake_holds, fake_releases;
+
+static int fake_hold(void *ctx, uint64_t gpa, size_t len, void **ptr)
+{
+	(void)ctx;
+	if (gpa + len > sizeof(fake_mem))
+		return -EFAULT;
+	fake_hold_gpa = gpa;
+	fake_hold_len = len;
+	fake_holds++;
+	*ptr = fake_mem + gpa;
+	return 0;
+}
+
+static void fake_release(void *ctx, uint64_t gpa, size_t len)
+{
+	(void)ctx;
+	assert_int_equal(gpa, fake_hold_gpa);
+	assert_int_equal(len, fake_hold_len);
+	fake_releases++;
+}
+
 static const struct cvmbus_channel_ops fake_ops = {
 	.mem_read = fake_read,
 	.mem_write = fake_write,
+	.mem_hold = fake_hold,
+	.mem_release = fake_release,
 };
 
 static void pair_setup(struct cvmbus_channel_pair *p, struct cvmbus_exec *exec,
@@ -215,6 +242,76 @@ static void test_gpa_walk(void **state)
 	/* Past the range's byte_count, and no ops on the guest side. */
 	assert_int_equal(cvmbus_channel_gpa_read(&p.host, &v, 7900, buf, 200), -EINVAL);
 	assert_int_equal(cvmbus_channel_gpa_read(&p.guest, &v, 0, buf, 10), -EFAULT);
+
+	cvmbus_channel_pair_destroy(&p);
+	cvmbus_exec_destroy(exec);
+}
+
+/* Receive one GPA-direct packet naming `pfns` (byte offset 100, 8000
+ * bytes: two pages) into *pkt and its range into *v. */
+static void recv_range(struct cvmbus_channel_pair *p, uint64_t *pfns, uint32_t npfns,
+		       struct cvmbus_ring_packet *pkt, struct cvmbus_ring_gpa_view *v)
+{
+	struct cvmbus_ring_gpa_range r = {
+		.byte_count = 8000, .byte_offset = 100, .pfns = pfns, .pfn_count = npfns,
+	};
+	struct cvmbus_ring_iov iov = { .base = "hdr", .len = 3 };
+	struct cvmbus_ring_outpkt out = {
+		.type = CVMBUS_RING_PKT_GPA_DIRECT, .trans_id = 8, .gpa = &r, .gpa_count = 1,
+		.payload = &iov, .payload_count = 1,
+	};
+	uint32_t cursor = 0;
+
+	assert_int_equal(cvmbus_channel_send(&p->guest, &out, 0), 0);
+	assert_int_equal(cvmbus_channel_recv(&p->host, pkt, 0), 0);
+	assert_int_equal(cvmbus_ring_packet_gpa_range(pkt, &cursor, v), 1);
+}
+
+/* A device may hold a range for a direct access only where its pages are
+ * one run of consecutive PFNs: the guest's page list promises nothing. */
+static void test_gpa_hold(void **state)
+{
+	struct cvmbus_exec *exec;
+	struct cvmbus_channel_pair p;
+	struct cvmbus_ring_packet pkt;
+	struct cvmbus_ring_gpa_view v;
+	struct cvmbus_channel_stats st;
+	uint64_t run[2] = { 5, 6 }, split[2] = { 5, 2 };
+	void *ptr = NULL;
+
+	(void)state;
+	fake_holds = fake_releases = 0;
+	assert_int_equal(cvmbus_exec_native_create(&exec), 0);
+	pair_setup(&p, exec, 8192);
+
+	/* PFNs 5, 6: one run; the pointer is byte 100 of page 5. */
+	recv_range(&p, run, 2, &pkt, &v);
+	assert_int_equal(cvmbus_channel_gpa_hold(&p.host, &v, 8000, &ptr), 0);
+	assert_ptr_equal(ptr, fake_mem + 5 * 4096 + 100);
+	assert_int_equal(fake_hold_gpa, 5 * 4096 + 100);
+	assert_int_equal(fake_hold_len, 8000);
+	cvmbus_channel_gpa_release(&p.host, &v, 8000, 8000);
+	assert_int_equal(fake_releases, 1);
+	cvmbus_channel_get_stats(&p.host, &st);
+	assert_int_equal(st.ext_bytes_written, 8000);
+	/* More than the range carries. */
+	assert_int_equal(cvmbus_channel_gpa_hold(&p.host, &v, 8001, &ptr), -EINVAL);
+
+	/* PFNs 5, 2: not a run past the first page, so the caller copies;
+	 * the first 3996 bytes (the rest of page 5) are one. */
+	recv_range(&p, split, 2, &pkt, &v);
+	assert_int_equal(cvmbus_channel_gpa_hold(&p.host, &v, 8000, &ptr), -EOPNOTSUPP);
+	assert_int_equal(cvmbus_channel_gpa_hold(&p.host, &v, 3997, &ptr), -EOPNOTSUPP);
+	assert_int_equal(fake_holds, 1);
+	assert_int_equal(cvmbus_channel_gpa_hold(&p.host, &v, 3996, &ptr), 0);
+	assert_ptr_equal(ptr, fake_mem + 5 * 4096 + 100);
+	cvmbus_channel_gpa_release(&p.host, &v, 3996, 0);
+	assert_int_equal(fake_releases, 2);
+	cvmbus_channel_get_stats(&p.host, &st);
+	assert_int_equal(st.ext_bytes_written, 8000); /* nothing written */
+
+	/* An endpoint without mem_hold (the guest's here) cannot hold. */
+	assert_int_equal(cvmbus_channel_gpa_hold(&p.guest, &v, 100, &ptr), -EOPNOTSUPP);
 
 	cvmbus_channel_pair_destroy(&p);
 	cvmbus_exec_destroy(exec);
@@ -735,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_inband_and_completion),
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_gpa_walk),
+		cmocka_unit_test(test_gpa_hold),
 		cmocka_unit_test(test_corrupt_ring_closes_channel),
 		cmocka_unit_test(test_stream_native),
 		cmocka_unit_test(test_stream_deterministic_seeds),

@@ -92,6 +92,50 @@ static int pv_write(void *ctx, uint64_t gpa, const void *src, size_t len)
 	return rc;
 }
 
+static void count_hold(struct harness_view_counts *c, size_t len, int rc)
+{
+	if (rc < 0) {
+		atomic_fetch_add(&c->faults, 1);
+		return;
+	}
+	atomic_fetch_add(&c->holds, 1);
+	atomic_fetch_add(&c->hold_bytes, len);
+}
+
+static int host_hold(void *ctx, uint64_t alias, size_t len, void **ptr)
+{
+	struct harness *h = ctx;
+	int rc = cvmbus_mem_host_hold(h->hv, alias, len, ptr);
+
+	count_hold(&h->host_view, len, rc);
+	return rc;
+}
+
+static void host_release(void *ctx, uint64_t alias, size_t len)
+{
+	struct harness *h = ctx;
+
+	atomic_fetch_add(&h->host_view.releases, 1);
+	cvmbus_mem_host_release(h->hv, alias, len);
+}
+
+static int pv_hold(void *ctx, uint64_t gpa, size_t len, void **ptr)
+{
+	struct harness *h = ctx;
+	int rc = cvmbus_mem_hold(h->mem, CVMBUS_MEM_VIEW_PARAVISOR, gpa, len, ptr);
+
+	count_hold(&h->paravisor_view, len, rc);
+	return rc;
+}
+
+static void pv_release(void *ctx, uint64_t gpa, size_t len)
+{
+	struct harness *h = ctx;
+
+	atomic_fetch_add(&h->paravisor_view.releases, 1);
+	cvmbus_mem_release(h->mem, gpa, len);
+}
+
 /* ---- setup ---------------------------------------------------------------------- */
 
 void harness_init(struct harness *h, const struct harness_config *cfg)
@@ -123,11 +167,17 @@ void harness_init(struct harness *h, const struct harness_config *cfg)
 	h->guest_mem_ops = (struct cvmbus_channel_ops){ .mem_read = guest_read,
 							.mem_write = guest_write };
 	if (cfg->path == HARNESS_HOST)
-		h->host_mem_ops = (struct cvmbus_channel_ops){ .mem_read = host_read,
-							       .mem_write = host_write };
+		h->host_mem_ops = (struct cvmbus_channel_ops){
+			.mem_read = host_read, .mem_write = host_write,
+			.mem_hold = cfg->hold ? host_hold : NULL,
+			.mem_release = cfg->hold ? host_release : NULL,
+		};
 	else
-		h->host_mem_ops = (struct cvmbus_channel_ops){ .mem_read = pv_read,
-							       .mem_write = pv_write };
+		h->host_mem_ops = (struct cvmbus_channel_ops){
+			.mem_read = pv_read, .mem_write = pv_write,
+			.mem_hold = cfg->hold ? pv_hold : NULL,
+			.mem_release = cfg->hold ? pv_release : NULL,
+		};
 	memset(&pc, 0, sizeof(pc));
 	pc.exec = h->exec;
 	pc.upstream_bytes = 128 * 1024;

@@ -43,6 +43,10 @@ struct harness_config {
 	bool no_vsp;             /* the test plays the VSP itself */
 	bool no_vsc;             /* the test plays the VSC itself */
 	bool no_connect;         /* create the VSC but leave the handshake to the test */
+	/* The VSP's endpoint can hold guest memory (mem_hold), so READs into
+	 * one run of pages go straight into it; without, every byte is
+	 * copied through the VSP's buffer. */
+	bool hold;
 	/* Wrap the file backend (e.g. to gate I/O); called with the file's
 	 * blk, returns the one the disk uses. */
 	struct cvmbus_blk *(*wrap_blk)(struct cvmbus_blk *file, void *arg);
@@ -54,6 +58,7 @@ struct harness_config {
 
 struct harness_view_counts {
 	_Atomic uint64_t reads, writes, read_bytes, write_bytes, faults;
+	_Atomic uint64_t holds, hold_bytes, releases;
 };
 
 struct harness {

@@ -194,6 +194,56 @@ static void test_host_path(void **state)
 	harness_fini(&h);
 }
 
+/* With an endpoint that can hold guest memory, every READ of the round
+ * trip (8 KiB into two consecutive pages) goes from the file straight into
+ * the guest's buffer: held once, released once, never copied; writes
+ * still come through the VSP's private buffer. The data and the exposure
+ * are those of the copying path. */
+static void direct_reads(enum harness_path path)
+{
+	struct harness_config cfg = { .path = path, .hold = true };
+	const uint64_t total = (uint64_t)NREQ * REQ_BYTES;
+	struct harness h;
+	struct harness_view_counts *used, *other;
+	struct cvmbus_storvsp_stats vs;
+	struct cvmbus_mem_exposure_totals t;
+
+	harness_init(&h, &cfg);
+	roundtrip(&h);
+	used = path == HARNESS_HOST ? &h.host_view : &h.paravisor_view;
+	other = path == HARNESS_HOST ? &h.paravisor_view : &h.host_view;
+	assert_int_equal(atomic_load(&used->holds), NREQ);
+	assert_int_equal(atomic_load(&used->hold_bytes), total);
+	assert_int_equal(atomic_load(&used->releases), NREQ);
+	assert_int_equal(atomic_load(&used->write_bytes), 0); /* no copy into the guest */
+	assert_int_equal(atomic_load(&used->read_bytes), total); /* the writes' data */
+	assert_int_equal(atomic_load(&used->faults), 0);
+	assert_int_equal(atomic_load(&other->holds) + atomic_load(&other->reads), 0);
+	cvmbus_storvsp_get_stats(h.vsp, &vs);
+	assert_int_equal(vs.bytes_read, total);
+	assert_int_equal(vs.bytes_read_direct, total);
+	if (path == HARNESS_HOST) {
+		assert_int_equal(cvmbus_mem_exposure_by_reason(h.mem, "bounce", &t), 0);
+		assert_int_equal(t.pages_now, 128);
+	} else {
+		cvmbus_mem_exposure_total(h.mem, &t);
+		assert_int_equal(t.pages_ever, 0);
+	}
+	harness_fini(&h);
+}
+
+static void test_direct_reads_confidential(void **state)
+{
+	(void)state;
+	direct_reads(HARNESS_CONFIDENTIAL);
+}
+
+static void test_direct_reads_host(void **state)
+{
+	(void)state;
+	direct_reads(HARNESS_HOST);
+}
+
 static void test_host_path_without_bounce_fails(void **state)
 {
 	struct harness_config cfg = { .path = HARNESS_HOST, .no_bounce = true };
@@ -1274,6 +1324,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_confidential_path),
 		cmocka_unit_test(test_host_path),
+		cmocka_unit_test(test_direct_reads_confidential),
+		cmocka_unit_test(test_direct_reads_host),
 		cmocka_unit_test(test_host_path_without_bounce_fails),
 		cmocka_unit_test(test_secret_scan_confidential),
 		cmocka_unit_test(test_secret_scan_host),

@@ -11,8 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -385,6 +388,81 @@ static void test_transition_zeroes_and_shares(void **state)
 	assert_int_equal(cvmbus_mem_write(mem, CVMBUS_MEM_VIEW_GUEST, gpa, pat, PG), 0);
 	assert_int_equal(pread(cvmbus_mem_shared_fd(mem), buf, PG, (off_t)gpa), (ssize_t)PG);
 	assert_true(all_zero(buf, PG));
+	cvmbus_mem_destroy(mem);
+}
+
+/* ---- holds ---------------------------------------------------------------- */
+
+struct unshare {
+	struct cvmbus_mem *mem;
+	uint64_t gpa;
+	_Atomic int started, done;
+	int rc;
+};
+
+static void *unshare_main(void *arg)
+{
+	struct unshare *u = arg;
+
+	atomic_store(&u->started, 1);
+	u->rc = cvmbus_mem_make_private(u->mem, CVMBUS_MEM_PARTY_GUEST, u->gpa, 1);
+	atomic_store(&u->done, 1);
+	return NULL;
+}
+
+/* A device holding a page (a pread into it, say) keeps its mapping and
+ * its visibility until it lets go: the guest's transition to private
+ * waits, as it waits for a copy in progress, and only then is the host
+ * out. If the transition did not wait, it would end during the 20 ms
+ * below and the held pointer would point at a page no longer mapped. */
+static void test_hold_defers_transition(void **state)
+{
+	struct cvmbus_mem *mem = mk(HV_ISOLATION_TYPE_SNP, 16, 2, 46);
+	struct cvmbus_mem_host_view *hv = cvmbus_mem_host(mem);
+	const uint64_t gpa = 3 * PG, alias = 0x400000003000ull;
+	struct unshare u = { .mem = mem, .gpa = gpa };
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	uint8_t *gview = cvmbus_mem_view_base(mem, CVMBUS_MEM_VIEW_GUEST);
+	uint8_t buf[8];
+	pthread_t t;
+	void *p;
+	(void)state;
+
+	/* Guest and paravisor views: the page's own address, VTL2 refused
+	 * to the guest, nothing to hold refused. */
+	assert_int_equal(cvmbus_mem_hold(mem, CVMBUS_MEM_VIEW_GUEST, gpa, PG, &p), 0);
+	assert_ptr_equal(p, gview + gpa);
+	cvmbus_mem_release(mem, gpa, PG);
+	assert_int_equal(cvmbus_mem_hold(mem, CVMBUS_MEM_VIEW_GUEST, 16 * PG, PG, &p), -EFAULT);
+	assert_int_equal(cvmbus_mem_hold(mem, CVMBUS_MEM_VIEW_PARAVISOR, 16 * PG, PG, &p), 0);
+	cvmbus_mem_release(mem, 16 * PG, PG);
+	assert_int_equal(cvmbus_mem_hold(mem, CVMBUS_MEM_VIEW_GUEST, gpa, 0, &p), -EINVAL);
+
+	/* The host: a private page cannot be held, a shared one can. */
+	assert_int_equal(cvmbus_mem_host_hold(hv, alias, PG, &p), -EFAULT);
+	assert_int_equal(cvmbus_mem_make_shared(mem, CVMBUS_MEM_PARTY_GUEST, gpa, 1, "bounce"), 0);
+	assert_int_equal(cvmbus_mem_host_hold(hv, alias + 8, 8, &p), 0);
+
+	assert_int_equal(pthread_create(&t, NULL, unshare_main, &u), 0);
+	while (!atomic_load(&u.started))
+		sched_yield();
+	nanosleep(&ts, NULL);
+	assert_false(atomic_load(&u.done));
+	/* The transition has begun: a new access faults (mid-transition),
+	 * but the held pointer still maps the shared page. */
+	assert_int_equal(cvmbus_mem_read(mem, CVMBUS_MEM_VIEW_PARAVISOR, gpa + 8, buf, 8), -EFAULT);
+	memcpy(p, "dma-data", 8);
+	assert_int_equal(pread(cvmbus_mem_shared_fd(mem), buf, 8, (off_t)(gpa + 8)), 8);
+	assert_memory_equal(buf, "dma-data", 8);
+
+	cvmbus_mem_host_release(hv, alias + 8, 8);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(u.rc, 0);
+	assert_int_equal(cvmbus_mem_page_state(mem, gpa), CVMBUS_MEM_PAGE_PRIVATE);
+	assert_int_equal(cvmbus_mem_host_hold(hv, alias, 8, &p), -EFAULT);
+	/* The transition zeroed the page after the release. */
+	assert_int_equal(cvmbus_mem_read(mem, CVMBUS_MEM_VIEW_GUEST, gpa + 8, buf, 8), 0);
+	assert_true(all_zero(buf, 8));
 	cvmbus_mem_destroy(mem);
 }
 
@@ -951,6 +1029,7 @@ int main(void)
 		cmocka_unit_test(test_host_view_holds_only_shared_fd),
 		cmocka_unit_test(test_guest_cannot_reach_vtl2),
 		cmocka_unit_test(test_transition_zeroes_and_shares),
+		cmocka_unit_test(test_hold_defers_transition),
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_batching_1200),
 		cmocka_unit_test(test_sparse_list),
