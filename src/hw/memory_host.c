@@ -225,9 +225,11 @@ static int host_fault(struct cvmbus_mem_host_view *hv, uint64_t alias)
 static int host_resolve(struct cvmbus_mem_host_view *hv, uint64_t alias, size_t len,
 			uint64_t *off, uint64_t *first, uint64_t *n)
 {
-	uint64_t bytes = hv->pages * CVMBUS_MEM_PAGE_SIZE;
-	uint64_t gpa = alias;
+	uint64_t bytes, gpa = alias;
 
+	if (!hv || !len)
+		return -EINVAL;
+	bytes = hv->pages * CVMBUS_MEM_PAGE_SIZE;
 	if (hv->boundary) {
 		/* A host address without the shared bit names the private
 		 * alias: what the RMP / TDX check refuses. */
@@ -250,7 +252,7 @@ static int host_copy(struct cvmbus_mem_host_view *hv, uint64_t alias, void *dst,
 	uint64_t off, first, n;
 	int rc;
 
-	if (!hv || !len || (!dst && !src))
+	if (!dst && !src)
 		return -EINVAL;
 	rc = host_resolve(hv, alias, len, &off, &first, &n);
 	if (rc)
@@ -281,22 +283,36 @@ int cvmbus_mem_host_write(struct cvmbus_mem_host_view *hv, uint64_t alias, const
 	return host_copy(hv, alias, NULL, src, len);
 }
 
-int cvmbus_mem_host_hold(struct cvmbus_mem_host_view *hv, uint64_t alias, size_t len,
-			 void **out)
+/* A pointer to [alias, alias+len) if every page of it is visible now;
+ * with `hold`, entered as host_copy enters them, so that they stay so until
+ * cvmbus_mem_host_release() leaves them. */
+static int host_pointer(struct cvmbus_mem_host_view *hv, uint64_t alias, size_t len,
+			void **out, bool hold)
 {
 	uint64_t off, first, n;
 	int rc;
 
-	if (!hv || !len || !out)
+	if (!out)
 		return -EINVAL;
 	rc = host_resolve(hv, alias, len, &off, &first, &n);
 	if (rc)
 		return rc;
-	/* As host_copy, with the leave deferred to the release. */
-	if (!mem_pg_enter(hv->pg, first, n, 1u << HOST_PG_VISIBLE))
-		return host_fault(hv, alias);
+	if (hold) {
+		if (!mem_pg_enter(hv->pg, first, n, 1u << HOST_PG_VISIBLE))
+			return host_fault(hv, alias);
+	} else {
+		for (uint64_t p = first; p < first + n; p++)
+			if (mem_pg_state(hv->pg, p) != HOST_PG_VISIBLE)
+				return host_fault(hv, alias);
+	}
 	*out = hv->base + off;
 	return 0;
+}
+
+int cvmbus_mem_host_hold(struct cvmbus_mem_host_view *hv, uint64_t alias, size_t len,
+			 void **out)
+{
+	return host_pointer(hv, alias, len, out, true);
 }
 
 void cvmbus_mem_host_release(struct cvmbus_mem_host_view *hv, uint64_t alias, size_t len)
@@ -304,7 +320,7 @@ void cvmbus_mem_host_release(struct cvmbus_mem_host_view *hv, uint64_t alias, si
 	uint64_t off, first, n;
 
 	/* The hold resolved the same alias and length: this cannot fail. */
-	if (!hv || !len || host_resolve(hv, alias, len, &off, &first, &n))
+	if (host_resolve(hv, alias, len, &off, &first, &n))
 		return;
 	mem_pg_leave(hv->pg, first, n);
 }
@@ -312,19 +328,7 @@ void cvmbus_mem_host_release(struct cvmbus_mem_host_view *hv, uint64_t alias, si
 int cvmbus_mem_host_ptr(struct cvmbus_mem_host_view *hv, uint64_t alias, size_t len,
 			void **out)
 {
-	uint64_t off, first, n;
-	int rc;
-
-	if (!hv || !len || !out)
-		return -EINVAL;
-	rc = host_resolve(hv, alias, len, &off, &first, &n);
-	if (rc)
-		return rc;
-	for (uint64_t p = first; p < first + n; p++)
-		if (mem_pg_state(hv->pg, p) != HOST_PG_VISIBLE)
-			return host_fault(hv, alias);
-	*out = hv->base + off;
-	return 0;
+	return host_pointer(hv, alias, len, out, false);
 }
 
 void *cvmbus_mem_host_view_base(const struct cvmbus_mem_host_view *hv)

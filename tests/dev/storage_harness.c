@@ -102,38 +102,30 @@ static void count_hold(struct harness_view_counts *c, size_t len, int rc)
 	atomic_fetch_add(&c->hold_bytes, len);
 }
 
-static int host_hold(void *ctx, uint64_t alias, size_t len, void **ptr)
+/* A hold through the VSP's view, which the path decides (addresses are
+ * shared aliases on the host path, GPAs on the paravisor's). */
+static int view_hold(void *ctx, uint64_t addr, size_t len, void **ptr)
 {
 	struct harness *h = ctx;
-	int rc = cvmbus_mem_host_hold(h->hv, alias, len, ptr);
+	bool host = h->cfg.path == HARNESS_HOST;
+	int rc = host ? cvmbus_mem_host_hold(h->hv, addr, len, ptr)
+		      : cvmbus_mem_hold(h->mem, CVMBUS_MEM_VIEW_PARAVISOR, addr, len, ptr);
 
-	count_hold(&h->host_view, len, rc);
+	count_hold(host ? &h->host_view : &h->paravisor_view, len, rc);
 	return rc;
 }
 
-static void host_release(void *ctx, uint64_t alias, size_t len)
+static void view_release(void *ctx, uint64_t addr, size_t len)
 {
 	struct harness *h = ctx;
 
-	atomic_fetch_add(&h->host_view.releases, 1);
-	cvmbus_mem_host_release(h->hv, alias, len);
-}
-
-static int pv_hold(void *ctx, uint64_t gpa, size_t len, void **ptr)
-{
-	struct harness *h = ctx;
-	int rc = cvmbus_mem_hold(h->mem, CVMBUS_MEM_VIEW_PARAVISOR, gpa, len, ptr);
-
-	count_hold(&h->paravisor_view, len, rc);
-	return rc;
-}
-
-static void pv_release(void *ctx, uint64_t gpa, size_t len)
-{
-	struct harness *h = ctx;
-
-	atomic_fetch_add(&h->paravisor_view.releases, 1);
-	cvmbus_mem_release(h->mem, gpa, len);
+	if (h->cfg.path == HARNESS_HOST) {
+		atomic_fetch_add(&h->host_view.releases, 1);
+		cvmbus_mem_host_release(h->hv, addr, len);
+	} else {
+		atomic_fetch_add(&h->paravisor_view.releases, 1);
+		cvmbus_mem_release(h->mem, addr, len);
+	}
 }
 
 /* ---- setup ---------------------------------------------------------------------- */
@@ -169,14 +161,14 @@ void harness_init(struct harness *h, const struct harness_config *cfg)
 	if (cfg->path == HARNESS_HOST)
 		h->host_mem_ops = (struct cvmbus_channel_ops){
 			.mem_read = host_read, .mem_write = host_write,
-			.mem_hold = cfg->hold ? host_hold : NULL,
-			.mem_release = cfg->hold ? host_release : NULL,
+			.mem_hold = cfg->hold ? view_hold : NULL,
+			.mem_release = cfg->hold ? view_release : NULL,
 		};
 	else
 		h->host_mem_ops = (struct cvmbus_channel_ops){
 			.mem_read = pv_read, .mem_write = pv_write,
-			.mem_hold = cfg->hold ? pv_hold : NULL,
-			.mem_release = cfg->hold ? pv_release : NULL,
+			.mem_hold = cfg->hold ? view_hold : NULL,
+			.mem_release = cfg->hold ? view_release : NULL,
 		};
 	memset(&pc, 0, sizeof(pc));
 	pc.exec = h->exec;
