@@ -230,8 +230,9 @@ struct cvmbus_vm_disk_service_config {
 	unsigned int workers;    /* 0: 4 */
 	unsigned int depth;      /* 0: 4 */
 	uint32_t chunk_bytes;    /* guest buffer per chunk, multiple of 4096; 0: 128 KiB */
-	/* Test hook: stop the VSP (cvmbus_vm_disk_stop_vsp) right after the
-	 * Nth data chunk was submitted, while it is outstanding. 0: off. */
+	/* Test hook: stop the VSP (cvmbus_vm_disk_stop_vsp) just before the
+	 * Nth data chunk is submitted (later chunks wait for the stop), so
+	 * that exactly the first N - 1 can succeed. 0: off. */
 	uint64_t fault_after;
 	uint64_t boot_timeout_ns; /* start waits this long for the disk; 0: 30 s */
 };

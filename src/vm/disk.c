@@ -638,7 +638,8 @@ struct cvmbus_vm_disk_service {
 	unsigned int active;
 	unsigned int in_flight;        /* buffers taken */
 	unsigned int buf_waiters;
-	uint64_t data_chunks;          /* submitted, for fault_after */
+	uint64_t data_chunks;          /* counted, for fault_after */
+	bool fault_stopped;            /* the hook has stopped the VSP */
 	struct cvmbus_vm_disk_service_stats st; /* the counters part */
 	struct cvmbus_vm_disk_guest *guest; /* while serving */
 	bool final_valid;
@@ -724,6 +725,33 @@ static void svc_set_state_locked(struct cvmbus_vm_disk_service *svc,
 	cvmbus_cond_broadcast(&svc->state_cond);
 }
 
+
+/* The test hook (cfg.fault_after): the device dies before the Nth data
+ * chunk goes out, so that it and every later one are outstanding on a
+ * dead device. The stop comes before the submit, and later chunks wait
+ * for it, because a VTL2 pass may run a chunk to completion inside its
+ * own submit: stopping after the Nth submit would let other callers'
+ * chunks complete in between, as many as the scheduler allows. So
+ * exactly the first N - 1 can succeed. */
+static void svc_fault_hook(struct cvmbus_vm_disk_service *svc)
+{
+	uint64_t n;
+
+	cvmbus_mutex_lock(&svc->lock);
+	n = ++svc->data_chunks;
+	while (n > svc->cfg.fault_after && !svc->fault_stopped)
+		cvmbus_cond_wait(&svc->state_cond, &svc->lock);
+	cvmbus_mutex_unlock(&svc->lock);
+	if (n != svc->cfg.fault_after)
+		return;
+	cvmbus_log_warn("vm disk: fault injection: stopping the vsp before chunk %llu",
+			(unsigned long long)n);
+	(void)cvmbus_vm_disk_stop_vsp(svc->disk);
+	cvmbus_mutex_lock(&svc->lock);
+	svc->fault_stopped = true;
+	cvmbus_mutex_unlock(&svc->lock);
+	cvmbus_cond_broadcast(&svc->state_cond);
+}
 /* Start one chunk on the caller's thread: a READ(16) / WRITE(16) is
  * submitted (the write's data copied into the chunk's buffer first) and
  * left on the wire; a flush or an unmap runs to completion here. Sets
@@ -732,7 +760,7 @@ static void svc_chunk_start(struct cvmbus_vm_disk_service *svc, enum svc_op op,
 			    struct svc_chunk *c)
 {
 	struct cvmbus_storvsc_cmd cmd;
-	bool write = op == SVC_WRITE, fault = false;
+	bool write = op == SVC_WRITE;
 	int rc;
 
 	c->submitted = false;
@@ -757,6 +785,8 @@ static void svc_chunk_start(struct cvmbus_vm_disk_service *svc, enum svc_op op,
 			return;
 		}
 	}
+	if (svc->cfg.fault_after)
+		svc_fault_hook(svc);
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.cdb[0] = write ? CVMBUS_SCSI_WRITE_16 : CVMBUS_SCSI_READ_16;
 	put_be64(cmd.cdb + 2, c->off / DISK_SECTOR);
@@ -771,18 +801,6 @@ static void svc_chunk_start(struct cvmbus_vm_disk_service *svc, enum svc_op op,
 		return;
 	}
 	c->submitted = true;
-	if (svc->cfg.fault_after) {
-		cvmbus_mutex_lock(&svc->lock);
-		fault = ++svc->data_chunks == svc->cfg.fault_after;
-		cvmbus_mutex_unlock(&svc->lock);
-	}
-	if (fault) {
-		/* The test hook: the device dies with this chunk (and
-		 * whatever else is in flight) outstanding. */
-		cvmbus_log_warn("vm disk: fault injection: stopping the vsp at chunk %llu",
-				(unsigned long long)svc->cfg.fault_after);
-		(void)cvmbus_vm_disk_stop_vsp(svc->disk);
-	}
 }
 
 /* Wait for a submitted chunk; a read's data goes to the caller's buffer. */
