@@ -130,13 +130,58 @@ static void view_release(void *ctx, uint64_t addr, size_t len)
 
 /* ---- setup ---------------------------------------------------------------------- */
 
+/* The channel of the offer, its VSP over the disk and the guest's VSC:
+ * what a (re-)offer and the guest's open make. */
+static void harness_channel(struct harness *h)
+{
+	const struct harness_config *cfg = &h->cfg;
+	struct cvmbus_channel_pair_config pc;
+	struct cvmbus_storvsp_config vc;
+	struct cvmbus_storvsc_config cc;
+
+	memset(&pc, 0, sizeof(pc));
+	pc.exec = h->exec;
+	pc.upstream_bytes = 128 * 1024;
+	pc.downstream_bytes = 128 * 1024;
+	pc.guest_mem_ops = &h->guest_mem_ops;
+	pc.guest_mem_ctx = h;
+	pc.host_mem_ops = &h->host_mem_ops;
+	pc.host_mem_ctx = h;
+	assert_int_equal(cvmbus_channel_pair_create(&h->pair, &pc), 0);
+
+	if (!cfg->no_vsp) {
+		memset(&vc, 0, sizeof(vc));
+		vc.exec = h->exec;
+		vc.channel = &h->pair.host;
+		vc.disk = &h->disk;
+		vc.workers = cfg->vsp_workers;
+		vc.inline_max = cfg->vsp_inline_max;
+		vc.max_version = cfg->vsp_max_version;
+		vc.poll_ns = 5 * MS;
+		assert_int_equal(cvmbus_storvsp_create(&vc, &h->vsp), 0);
+		assert_int_equal(cvmbus_storvsp_start(h->vsp), 0);
+	}
+
+	if (!cfg->no_vsc) {
+		memset(&cc, 0, sizeof(cc));
+		cc.exec = h->exec;
+		cc.channel = &h->pair.guest;
+		cc.mem = h->mem;
+		cc.confidential_external_memory = cfg->path == HARNESS_CONFIDENTIAL;
+		cc.bounce = h->bounce;
+		cc.no_bounce = cfg->no_bounce;
+		cc.timeout_ns = cfg->vsc_timeout_ns ? cfg->vsc_timeout_ns : 10 * SEC;
+		cc.poll_ns = 5 * MS;
+		assert_int_equal(cvmbus_storvsc_create(&cc, &h->vsc), 0);
+		if (!cfg->no_connect && !cfg->no_vsp)
+			assert_int_equal(cvmbus_storvsc_connect(h->vsc), 0);
+	}
+}
+
 void harness_init(struct harness *h, const struct harness_config *cfg)
 {
 	struct cvmbus_mem_config mc;
-	struct cvmbus_channel_pair_config pc;
 	struct cvmbus_blk_file_config fc;
-	struct cvmbus_storvsp_config vc;
-	struct cvmbus_storvsc_config cc;
 	uint64_t ram_pages;
 	int fd;
 
@@ -170,15 +215,6 @@ void harness_init(struct harness *h, const struct harness_config *cfg)
 			.mem_hold = cfg->hold ? view_hold : NULL,
 			.mem_release = cfg->hold ? view_release : NULL,
 		};
-	memset(&pc, 0, sizeof(pc));
-	pc.exec = h->exec;
-	pc.upstream_bytes = 128 * 1024;
-	pc.downstream_bytes = 128 * 1024;
-	pc.guest_mem_ops = &h->guest_mem_ops;
-	pc.guest_mem_ctx = h;
-	pc.host_mem_ops = &h->host_mem_ops;
-	pc.host_mem_ctx = h;
-	assert_int_equal(cvmbus_channel_pair_create(&h->pair, &pc), 0);
 
 	/* The disk: a temporary file, unlinked at once so nothing is left
 	 * behind whatever happens to the test. */
@@ -206,33 +242,7 @@ void harness_init(struct harness *h, const struct harness_config *cfg)
 		assert_int_equal(cvmbus_bounce_pool_create(&bc, &h->bounce), 0);
 	}
 
-	if (!cfg->no_vsp) {
-		memset(&vc, 0, sizeof(vc));
-		vc.exec = h->exec;
-		vc.channel = &h->pair.host;
-		vc.disk = &h->disk;
-		vc.workers = cfg->vsp_workers;
-		vc.inline_max = cfg->vsp_inline_max;
-		vc.max_version = cfg->vsp_max_version;
-		vc.poll_ns = 5 * MS;
-		assert_int_equal(cvmbus_storvsp_create(&vc, &h->vsp), 0);
-		assert_int_equal(cvmbus_storvsp_start(h->vsp), 0);
-	}
-
-	if (!cfg->no_vsc) {
-		memset(&cc, 0, sizeof(cc));
-		cc.exec = h->exec;
-		cc.channel = &h->pair.guest;
-		cc.mem = h->mem;
-		cc.confidential_external_memory = cfg->path == HARNESS_CONFIDENTIAL;
-		cc.bounce = h->bounce;
-		cc.no_bounce = cfg->no_bounce;
-		cc.timeout_ns = cfg->vsc_timeout_ns ? cfg->vsc_timeout_ns : 10 * SEC;
-		cc.poll_ns = 5 * MS;
-		assert_int_equal(cvmbus_storvsc_create(&cc, &h->vsc), 0);
-		if (!cfg->no_connect && !cfg->no_vsp)
-			assert_int_equal(cvmbus_storvsc_connect(h->vsc), 0);
-	}
+	harness_channel(h);
 }
 
 void harness_fini(struct harness *h)
@@ -249,6 +259,17 @@ void harness_fini(struct harness *h)
 	cvmbus_mem_destroy(h->mem);
 	if (!h->cfg.exec)
 		cvmbus_exec_destroy(h->exec);
+}
+
+void harness_reoffer(struct harness *h)
+{
+	cvmbus_channel_close(&h->pair.guest);
+	cvmbus_storvsc_destroy(h->vsc);
+	h->vsc = NULL;
+	cvmbus_storvsp_destroy(h->vsp);
+	h->vsp = NULL;
+	cvmbus_channel_pair_destroy(&h->pair);
+	harness_channel(h);
 }
 
 uint64_t harness_alloc(struct harness *h, uint64_t npages)

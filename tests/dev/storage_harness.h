@@ -83,6 +83,13 @@ struct harness {
 void harness_init(struct harness *h, const struct harness_config *cfg);
 void harness_fini(struct harness *h);
 
+/* A rescind and a re-offer of the same device, as the server glue does
+ * them: the guest's end of the channel closes (what is outstanding
+ * fails), the VSC and the VSP on it go, then a new channel (fresh rings)
+ * is made, a new VSP serves it over the same disk and a new VSC connects.
+ * Guest memory, the bounce pool and the disk stay. */
+void harness_reoffer(struct harness *h);
+
 /* npages of private VTL0 memory for buffers. */
 uint64_t harness_alloc(struct harness *h, uint64_t npages);
 void harness_fill_random(struct harness *h, uint64_t gpa, size_t len, uint64_t seed);

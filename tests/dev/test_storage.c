@@ -564,6 +564,8 @@ static void test_fault_vsp_stops_inline(void **state)
 	harness_fini(&h);
 }
 
+/* The guest's end closes mid-I/O (a rescind), then the device is
+ * re-offered and reopened. */
 static void test_fault_channel_closes(void **state)
 {
 	static struct gate g;
@@ -593,6 +595,15 @@ static void test_fault_channel_closes(void **state)
 	cvmbus_bounce_get_stats(h.bounce, &bs);
 	assert_int_equal(bs.pages_in_use, 0);
 	gate_set(&g, true);
+
+	/* The device is offered again (a new channel, a new VSP over the same
+	 * disk) and the guest opens it: the same guest memory and bounce pool
+	 * move data through it as before, and the pool is whole again. */
+	harness_reoffer(&h);
+	assert_int_equal(cvmbus_storvsc_state(h.vsc), CVMBUS_STORVSC_READY);
+	roundtrip(&h);
+	cvmbus_bounce_get_stats(h.bounce, &bs);
+	assert_int_equal(bs.pages_in_use, 0);
 	harness_fini(&h);
 }
 
