@@ -252,7 +252,8 @@ int cvmbus_channel_gpa_write(struct cvmbus_channel *ch, const struct cvmbus_ring
  * a visibility change of those pages waits for the release. */
 int cvmbus_channel_gpa_hold(struct cvmbus_channel *ch, const struct cvmbus_ring_gpa_view *range,
 			    size_t len, void **out);
-/* Let a held range go; `written` bytes (from its start) were stored
+/* Let a held range go (only after a successful hold of the same range and
+ * len); `written` bytes (from its start) were stored
  * through the pointer and count as external bytes written. */
 void cvmbus_channel_gpa_release(struct cvmbus_channel *ch,
 				const struct cvmbus_ring_gpa_view *range, size_t len,

@@ -641,9 +641,11 @@ void cvmbus_channel_gpa_release(struct cvmbus_channel *ch,
 {
 	uint64_t gpa;
 
-	/* The hold checked the same range: the run is found again. */
-	if (!ch || !range || !ch->ops->mem_release || !gpa_run(range, len, &gpa))
+	/* Only after a hold of the same range and length, which checked that
+	 * it is one run: its address is the first PFN's, no walk again. */
+	if (!ch || !range || !len || !range->pfn_count || !ch->ops->mem_release)
 		return;
+	gpa = cvmbus_ring_gpa_view_pfn(range, 0) * CVMBUS_RING_PAGE_SIZE + range->byte_offset;
 	ch->ops->mem_release(ch->ctx, gpa, len);
 	if (written) {
 		cvmbus_mutex_lock(&ch->stats_lock);
